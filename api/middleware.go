@@ -1,0 +1,254 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"wanjia/cache"
+	"wanjia/model"
+)
+
+var errNotFound = model.Coded(model.ErrNotFound, "not_found", "内容不存在")
+
+const requestIDHeader = "X-Request-Id"
+
+type requestIDKey struct{}
+
+// requestID takes a well-formed X-Request-Id from the caller (a load
+// balancer) or makes one, and echoes it.
+func (s *server) requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader(requestIDHeader)
+		if !validRequestID(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set("request_id", id)
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+		c.Header(requestIDHeader, id)
+		c.Next()
+	}
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func requestID(c *gin.Context) string { return c.GetString("request_id") }
+
+// RequestID returns the request id carried in ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// recovery turns a panic into a 500 envelope and a log line with the stack.
+func (s *server) recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.metrics.panics.Inc()
+				s.log.ErrorContext(c.Request.Context(), "panic", "panic", fmt.Sprint(v), "request_id", requestID(c),
+					"route", c.FullPath(), "stack", string(debug.Stack()))
+				if !c.Writer.Written() {
+					writeError(c, s.log, errors.New("panic"))
+				} else {
+					c.Abort()
+				}
+			}
+		}()
+		c.Next()
+	}
+}
+
+// observe writes the access log (route pattern, never the raw URL: query
+// strings can carry codes and personal data) and the latency metric.
+func (s *server) observe() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		code := c.Writer.Status()
+		s.metrics.duration.WithLabelValues(c.Request.Method, route, strconv.Itoa(code)).Observe(elapsed.Seconds())
+		level := slog.LevelInfo
+		if code >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(c.Request.Context(), level, "http",
+			"method", c.Request.Method, "route", route, "status", code,
+			"elapsed_ms", float64(elapsed.Microseconds())/1000, "bytes", c.Writer.Size(),
+			"request_id", requestID(c))
+	}
+}
+
+// cors allows the console origin only.
+func (s *server) cors() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		origin := c.GetHeader("Origin")
+		if origin == "" || s.ConsoleOrigin == "" || origin != s.ConsoleOrigin {
+			if c.Request.Method == http.MethodOptions && origin != "" {
+				c.AbortWithStatus(http.StatusForbidden)
+				return
+			}
+			c.Next()
+			return
+		}
+		h := c.Writer.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Expose-Headers", requestIDHeader)
+		if c.Request.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+			h.Set("Access-Control-Max-Age", "600")
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+		c.Next()
+	}
+}
+
+// bodyLimit caps every request body; routes that take uploads or callbacks
+// set their own (smaller or larger) limit with limitBody.
+func (s *server) bodyLimit() gin.HandlerFunc { return limitBody(s.BodyLimit) }
+
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > n {
+			writeError(c, slog.New(slog.DiscardHandler), model.Coded(model.ErrTooLarge, "too_large", "请求内容太大"))
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
+	}
+}
+
+// rateLimit limits requests per client IP per second across every copy
+// (Redis); when Redis fails it falls back to a per-process limiter rather
+// than fail open or closed.
+func (s *server) rateLimit(scope string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ok, retry := s.limiter.allow(c.Request.Context(), scope, clientIP(c))
+		if !ok {
+			c.Header("Retry-After", strconv.Itoa(max(1, int(retry.Round(time.Second)/time.Second))))
+			writeError(c, s.log, model.Coded(model.ErrRateLimited, "rate_limited", "操作太频繁，请稍后再试"))
+			return
+		}
+		c.Next()
+	}
+}
+
+type ipLimiter struct {
+	shared *cache.Limiter
+	perSec int
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	local     map[string]*rate.Limiter
+	warned    time.Time
+	skipUntil time.Time // after a Redis failure, use local limits for a while
+}
+
+func newIPLimiter(c cache.Client, perSec float64, log *slog.Logger) *ipLimiter {
+	l := &ipLimiter{perSec: max(1, int(perSec*2)), log: log, local: map[string]*rate.Limiter{}}
+	if c != nil {
+		l.shared = cache.NewLimiter(c, "ratelimit:")
+	}
+	return l
+}
+
+func (l *ipLimiter) allow(ctx context.Context, scope, ip string) (bool, time.Duration) {
+	key := scope + ":" + ip
+	if l.shared != nil && l.redisUsable() {
+		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		ok, retry, err := l.shared.Allow(ctx, key, l.perSec, time.Second)
+		if err == nil {
+			return ok, retry
+		}
+		l.redisFailed(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.local) > 100_000 { // bounded memory under a spray of addresses
+		clear(l.local)
+	}
+	lim, ok := l.local[key]
+	if !ok {
+		lim = rate.NewLimiter(rate.Limit(l.perSec/2), l.perSec)
+		l.local[key] = lim
+	}
+	return lim.Allow(), time.Second
+}
+
+func (l *ipLimiter) redisUsable() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Now().After(l.skipUntil)
+}
+
+// redisFailed switches to local limits for 5 s, so a Redis outage does not
+// add a timeout to every request.
+func (l *ipLimiter) redisFailed(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.skipUntil = time.Now().Add(5 * time.Second)
+	if time.Since(l.warned) > time.Minute {
+		l.warned = time.Now()
+		l.log.Warn("rate limit: redis failed, using per-process limits", "err", err)
+	}
+}
+
+type httpMetrics struct {
+	duration *prometheus.HistogramVec
+	panics   prometheus.Counter
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
+	m := &httpMetrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wanjia_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern, method and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route", "status"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wanjia_http_panics_total", Help: "Handler panics recovered.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.duration, m.panics} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register http metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,153 @@
+// Package api is wanjia's HTTP transport (gin): NewServer, every route in
+// routes.go, middleware, handlers that decode, call one service method and
+// encode, and errors.go, the one place that maps errors to API.md's
+// envelope. *gin.Context never leaves this package.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"wanjia/cache"
+)
+
+// Pinger is a dependency that /readyz checks.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are what the server needs. Services added by later areas are fields
+// here, each a small interface declared beside its handlers.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry // /metrics serves it; middleware registers on it
+	Version  string
+
+	DB    Pinger
+	Redis cache.Client
+
+	// ConsoleOrigin is the staff console's origin for CORS when it is
+	// served elsewhere; empty allows no cross-origin calls.
+	ConsoleOrigin  string
+	BodyLimit      int64   // bytes for JSON bodies
+	RatePerIP      float64 // requests per second per client IP (burst twice that per second)
+	TrustedProxies []string
+
+	// Extra registers routes of areas that are wired outside this package
+	// (for example the WeChat callback gateway); nil for none.
+	Extra []func(r *Router)
+}
+
+// server holds the dependencies shared by handlers.
+type server struct {
+	Deps
+	log     *slog.Logger
+	metrics *httpMetrics
+	limiter *ipLimiter
+	routes  []routeSpec
+}
+
+// Server is the HTTP handler: the gin engine with every route.
+type Server struct {
+	*gin.Engine
+	s *server
+}
+
+// NewServer builds the gin engine with every route and middleware.
+func NewServer(d Deps) (*Server, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if d.BodyLimit <= 0 {
+		d.BodyLimit = 1 << 20
+	}
+	if d.RatePerIP <= 0 {
+		d.RatePerIP = 20
+	}
+	m, err := newHTTPMetrics(d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, log: d.Logger, metrics: m, limiter: newIPLimiter(d.Redis, d.RatePerIP, d.Logger)}
+
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.Use(s.recovery(), s.requestID(), s.observe(), s.cors(), s.bodyLimit())
+	r.NoRoute(func(c *gin.Context) {
+		writeError(c, s.log, errNotFound)
+	})
+	r.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorDetail{
+			Code: "method_not_allowed", Message: "不支持的请求方法"}})
+	})
+	s.addRoutes(&Router{s: s, g: &r.RouterGroup})
+	return &Server{Engine: r, s: s}, nil
+}
+
+// Router registers routes and records them for /api/openapi.json, so the
+// document covers every route by construction.
+type Router struct {
+	s      *server
+	g      *gin.RouterGroup
+	prefix string
+	tag    string
+	auth   string
+}
+
+// Group returns a router under prefix with the given middleware; auth
+// names the security scheme for the OpenAPI document ("", "mp", "staff").
+func (rt *Router) Group(prefix, tag, auth string, mw ...gin.HandlerFunc) *Router {
+	return &Router{s: rt.s, g: rt.g.Group(prefix, mw...), prefix: rt.prefix + prefix, tag: tag, auth: auth}
+}
+
+// Handle registers a route with its OpenAPI summary.
+func (rt *Router) Handle(method, path, summary string, h ...gin.HandlerFunc) {
+	rt.g.Handle(method, path, h...)
+	rt.s.routes = append(rt.s.routes, routeSpec{
+		Method: method, Path: rt.prefix + path, Summary: summary, Tag: rt.tag, Auth: rt.auth,
+	})
+}
+
+// Wrap exposes wrap to route registrations outside this package.
+func (rt *Router) Wrap(h func(c *gin.Context) error) gin.HandlerFunc { return rt.s.wrap(h) }
+
+type routeSpec struct {
+	Method, Path, Summary, Tag, Auth string
+}
+
+func requestTimeout(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
+// clientIP is the caller's address as gin resolves it through the trusted
+// proxies.
+func clientIP(c *gin.Context) string {
+	ip := c.ClientIP()
+	if ip == "" {
+		ip = strings.Split(c.Request.RemoteAddr, ":")[0]
+	}
+	return ip
+}
+
+// RateLimit exposes the per-IP limiter to route registrations outside this
+// package.
+func (rt *Router) RateLimit(scope string) gin.HandlerFunc { return rt.s.rateLimit(scope) }
