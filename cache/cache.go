@@ -146,39 +146,20 @@ func stripURL(err error) error {
 	return err
 }
 
-// openEmbedded starts miniredis in-process. miniredis does not expire keys
-// by itself (it is made for tests), so a goroutine moves its clock forward
-// with the wall clock; it exits when the cleanup runs.
+// openEmbedded starts miniredis in-process. miniredis is made for tests and
+// only expires keys on FastForward unless ClockTTL is on: with it, TTLs
+// count down with the wall clock on every access, as on a real Redis
+// (sessions, locks, dedupe keys and asynq's leases depend on it).
 func openEmbedded(log *slog.Logger) (Client, func(), error) {
 	m := miniredis.NewMiniRedis()
+	m.ClockTTL(true)
 	if err := m.Start(); err != nil {
 		return nil, nil, fmt.Errorf("embedded redis: %w", err)
 	}
 	log.Warn("EMBEDDED REDIS: no WANJIA_REDIS_URL set; using an in-process Redis that is NOT persisted " +
 		"and serves ONE copy of the service only. Set WANJIA_REDIS_URL for production.")
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		last := time.Now()
-		m.SetTime(last)
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-t.C:
-				m.FastForward(now.Sub(last))
-				m.SetTime(now)
-				last = now
-			}
-		}
-	}()
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	return c, func() {
-		close(stop)
-		<-done
 		_ = c.Close()
 		m.Close()
 	}, nil
