@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"wanjia/model"
 )
 
 // addRoutes lists every route and its middleware. Each one is recorded for
@@ -19,6 +21,31 @@ func (s *server) addRoutes(r *Router) {
 
 	api := r.Group("/api", "", "", s.rateLimit("api"), requestTimeout(30*time.Second))
 	_ = api // the areas' groups hang off api
+
+	if s.Accounts != nil {
+		acc := s.Accounts
+		mpOpen := api.Group("/mp", "mp", "")
+		mpOpen.Handle(http.MethodPost, "/login", "Sign in with the code of wx.login", s.wrap(handleMPLogin(acc)))
+		mp := api.Group("/mp", "mp", "mp", s.requireMP())
+		mp.Handle(http.MethodPost, "/phone", "Bind the phone number of a getPhoneNumber code", s.wrap(handleMPPhone(acc)))
+		mp.Handle(http.MethodGet, "/me", "The signed-in user", s.wrap(handleMPMe(acc)))
+		mp.Handle(http.MethodPatch, "/me", "Change nickname or avatar", s.wrap(handleMPUpdateMe(acc)))
+
+		adminOpen := api.Group("/admin", "admin", "")
+		adminOpen.Handle(http.MethodPost, "/login", "Staff sign-in (stricter per-IP limit; 429 while locked)",
+			s.loginLimit(), s.wrap(handleStaffLogin(acc)))
+		session := api.Group("/admin", "admin", "staff", s.requireStaffSession())
+		session.Handle(http.MethodPost, "/logout", "End this session", s.wrap(handleLogout(acc)))
+		session.Handle(http.MethodPost, "/password", "Change the password; ends the other sessions", s.wrap(handleChangePassword(acc)))
+		staff := api.Group("/admin", "admin", "staff", s.requireStaff())
+		staff.Handle(http.MethodGet, "/me", "The signed-in staff member", s.wrap(handleStaffMe(acc)))
+		admin := api.Group("/admin", "admin", "staff", s.requireStaff(model.RoleAdmin))
+		admin.Handle(http.MethodGet, "/staff", "List staff accounts", s.wrap(handleListStaff(acc)))
+		admin.Handle(http.MethodPost, "/staff", "Create a staff account", s.wrap(handleCreateStaff(acc)))
+		admin.Handle(http.MethodPatch, "/staff/:id", "Change roles, scope, disable, reset password", s.wrap(handleUpdateStaff(acc)))
+		admin.Handle(http.MethodGet, "/audit", "The audit log, newest first", s.wrap(handleListAudit(acc)))
+		admin.Handle(http.MethodGet, "/logins", "Staff sign-in history, newest first", s.wrap(handleListLogins(acc)))
+	}
 
 	for _, extra := range s.Extra {
 		extra(r)

@@ -39,6 +39,13 @@ type Deps struct {
 	RatePerIP      float64 // requests per second per client IP (burst twice that per second)
 	TrustedProxies []string
 
+	// Accounts serves sign-in, sessions, staff accounts and the audit log
+	// (auth.Auth); nil leaves the /api/mp and /api/admin account routes out.
+	Accounts Accounts
+	// LoginPerMinute caps POST /api/admin/login attempts per client IP per
+	// minute, across every copy; 0 means 10.
+	LoginPerMinute int
+
 	// Extra registers routes of areas that are wired outside this package
 	// (for example the WeChat callback gateway); nil for none.
 	Extra []func(r *Router)

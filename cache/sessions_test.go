@@ -193,3 +193,30 @@ func TestSessionsRedisDown(t *testing.T) {
 		t.Errorf("RevokeSubjectSessions() with Redis down = %v, want ErrUnavailable", err)
 	}
 }
+
+// FuzzSessionByToken feeds arbitrary bearer tokens to the lookup: each is
+// unknown (ErrUnauthenticated), never an error of another kind or a panic.
+func FuzzSessionByToken(f *testing.F) {
+	m := miniredis.RunT(f)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	f.Cleanup(func() { c.Close() })
+	s := cache.NewSessions(c, cache.SessionOptions{MPTTL: time.Hour, StaffTTL: time.Hour})
+	good := mustCreate(f, s, model.SessionStaff, 1).Token
+	for _, seed := range []string{"", good[:42], good[:42] + "=", strings.Repeat("_", 43), "*", "session:staff:*", "\x00\xff"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		for _, kind := range []model.SessionKind{model.SessionMP, model.SessionStaff} {
+			sess, err := s.SessionByToken(context.Background(), kind, token)
+			if token == good && kind == model.SessionStaff {
+				if err != nil || sess.SubjectID != 1 {
+					t.Fatalf("SessionByToken(good) = %+v, %v", sess, err)
+				}
+				continue
+			}
+			if !errors.Is(err, model.ErrUnauthenticated) {
+				t.Fatalf("SessionByToken(%s, %q) = %+v, %v, want ErrUnauthenticated", kind, token, sess, err)
+			}
+		}
+	})
+}

@@ -27,7 +27,9 @@ var migrations = []migration{
 }
 
 // foundationRows are the tables of the platform foundation.
-var foundationRows = []any{}
+var foundationRows = []any{
+	&userRow{}, &staffRow{}, &loginRow{}, &auditRow{},
+}
 
 type schemaMigration struct {
 	ID        string    `gorm:"primaryKey;size:100"`
@@ -46,6 +48,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return db.migrate(ctx, tx) })
 	}
 	return db.gorm.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		// Connection hands over a handle whose statement is shared by every
+		// call; a new session per call keeps AutoMigrate's state out of the
+		// later inserts.
+		conn = conn.Session(&gorm.Session{NewDB: true})
 		unlock, err := db.lockMigrations(conn)
 		if err != nil {
 			return err
