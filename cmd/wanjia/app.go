@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/silenceper/wechat/v2/util"
+
+	"wanjia/api"
+	"wanjia/cache"
+	"wanjia/config"
+	"wanjia/job"
+	"wanjia/service/auth"
+	"wanjia/service/protect"
+	"wanjia/store"
+	"wanjia/wechat"
+	"wanjia/wechat/wxsim"
+)
+
+// app is the wired service: everything serve needs, built by openApp.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	handler http.Handler
+	jobs    *job.Runner
+	sim     *wxsim.Sim // sandbox only
+}
+
+// newLogger builds the process logger: JSON or text on stderr, with every
+// WeChat secret scrubbed from messages and attributes.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+	var h slog.Handler
+	if cfg.Log.Format == "text" {
+		h = slog.NewTextHandler(w, opts)
+	} else {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(wechat.NewScrubHandler(h))
+}
+
+// cleanups runs closers in reverse order.
+type cleanups []func()
+
+func (c *cleanups) add(f func()) { *c = append(*c, f) }
+
+func (c cleanups) run() {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i]()
+	}
+}
+
+// quietLibraries routes the process-global loggers of go-redis and
+// silenceper (logrus) through our scrubbing logger at warning level. They
+// are globals of those libraries; this is the one place that sets them.
+func quietLibraries(log *slog.Logger) {
+	redis.SetLogger(redisLogger{log})
+	wechat.QuietSDKLogs(slogWriter{log})
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn("wechat sdk: " + strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// openDB opens the database and, when configured, migrates it.
+func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.DB, func(), error) {
+	db, cleanup, err := store.Open(ctx, store.Options{
+		Driver: cfg.DB.Driver, DSN: cfg.DB.DSN,
+		MaxOpenConns: cfg.DB.MaxOpenConns, MaxIdleConns: cfg.DB.MaxIdleConns,
+		ConnMaxLifetime: cfg.DB.ConnMaxLifetime, SlowQuery: cfg.DB.SlowQuery, Logger: log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, cleanup, nil
+}
+
+// keyring builds the field-encryption keyring from the configuration.
+func keyring(cfg *config.Config) (*protect.Keyring, error) {
+	cur, err := protect.ParseKey(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("WANJIA_SECRET_KEY: %w", err)
+	}
+	var old [][]byte
+	for _, k := range cfg.OldSecretKeyList() {
+		b, err := protect.ParseKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("WANJIA_OLD_SECRET_KEYS: %w", err)
+		}
+		old = append(old, b)
+	}
+	return protect.NewKeyring(cur, old...)
+}
+
+// openApp opens every dependency in order and wires the service. The
+// returned cleanup closes them in reverse order.
+func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app, _ func(), err error) {
+	var closers cleanups
+	defer func() {
+		if err != nil {
+			closers.run()
+		}
+	}()
+	quietLibraries(log)
+	a := &app{cfg: cfg, log: log}
+
+	if cfg.Sandbox() {
+		a.sim = wxsim.NewSandbox(wxsim.WithLogger(log.With("component", "wxsim")))
+		closers.add(func() { _ = a.sim.Close() })
+		if err := applySandbox(cfg, log, wxsim.SandboxOAAppID, wxsim.SandboxOASecret,
+			wxsim.SandboxMPAppID, wxsim.SandboxMPSecret); err != nil {
+			return nil, nil, err
+		}
+	}
+	keys, err := keyring(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	db, closeDB, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers.add(closeDB)
+	if cfg.DB.MigrateOnStart {
+		if err := db.Migrate(ctx); err != nil {
+			return nil, nil, err
+		}
+	} else if pending, err := db.Pending(ctx); err != nil {
+		return nil, nil, err
+	} else if len(pending) > 0 {
+		return nil, nil, fmt.Errorf("database has %d pending migration(s) and migrate_on_start is off: run `wanjia migrate`", len(pending))
+	}
+
+	rdb, closeRedis, err := cache.Open(ctx, cfg.Redis.URL, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers.add(closeRedis)
+
+	httpOpts := wechat.HTTPOptions{
+		BaseURL: cfg.WeChat.APIBase, ConnectTimeout: cfg.WeChat.ConnectTimeout, Timeout: cfg.WeChat.Timeout,
+		Registerer: reg,
+	}
+	if a.sim != nil && cfg.WeChat.APIBase == "" {
+		httpOpts.Transport = a.sim.Transport()
+	}
+	wxHTTP, err := wechat.NewHTTPClient(httpOpts)
+	if err != nil {
+		return nil, nil, err
+	}
+	// silenceper reads this package variable for every call; set once here.
+	util.DefaultHTTPClient = wxHTTP
+	wx, err := wechat.New(wechat.Config{
+		OA: wechat.App{AppID: cfg.OA.AppID, Secret: cfg.OA.Secret, Token: cfg.OA.Token, AESKey: cfg.OA.AESKey},
+		MP: wechat.App{AppID: cfg.MP.AppID, Secret: cfg.MP.Secret, Token: cfg.MP.Token, AESKey: cfg.MP.AESKey},
+	}, wechat.Deps{Redis: rdb, HTTP: wxHTTP, Logger: log, Registerer: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+
+	host, _ := os.Hostname()
+	a.jobs, err = job.New(rdb, job.Options{
+		Logger: log, Registerer: reg, Concurrency: cfg.Jobs.Concurrency,
+		ShutdownTimeout: max(cfg.HTTP.ShutdownTimeout-2*time.Second, time.Second), Instance: host,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+
+	accounts, err := auth.New(auth.Deps{
+		Users: store.NewUsers(db), Staff: store.NewStaff(db), Audit: store.NewAudit(db),
+		Sessions: cache.NewSessions(rdb, cache.SessionOptions{MPTTL: cfg.Auth.MPSessionTTL, StaffTTL: cfg.Auth.StaffSessionTTL}),
+		Tx:       db, MiniProgram: wx, Sealer: keys, Logger: log,
+		LockoutFailures: cfg.Auth.LockoutFailures, LockoutDuration: cfg.Auth.LockoutDuration,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+
+	srv, err := api.NewServer(api.Deps{
+		Logger: log, Registry: reg, Version: versionString(),
+		DB: db, Redis: rdb,
+		ConsoleOrigin: cfg.HTTP.ConsoleOrigin, BodyLimit: cfg.HTTP.BodyLimit, RatePerIP: cfg.HTTP.RatePerIP,
+		TrustedProxies: splitList(cfg.HTTP.TrustedProxies),
+		Accounts:       accounts,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	a.handler = srv
+	return a, closers.run, nil
+}
+
+// startBackground starts the job runner and, in sandbox, points the
+// simulator's callbacks at this server.
+func (a *app) startBackground(ctx context.Context, addr string) error {
+	if a.sim != nil {
+		base := "http://" + addr
+		a.sim.SetOACallback(base+"/wechat/oa/callback", a.cfg.OA.Token, a.cfg.OA.AESKey, a.cfg.OA.AppID)
+		a.sim.SetMPCallback(base+"/wechat/mp/callback", a.cfg.MP.Token, a.cfg.MP.AESKey)
+	}
+	if err := a.jobs.Start(ctx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	return nil
+}
+
+// stopBackground drains the job runner: running tasks get until the
+// shutdown deadline, then asynq puts them back in the queue.
+func (a *app) stopBackground() {
+	a.jobs.Shutdown()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
