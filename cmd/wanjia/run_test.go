@@ -8,10 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"wanjia/wechat/wxsim"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -250,5 +253,58 @@ func TestUnknownCommand(t *testing.T) {
 	err := run(context.Background(), []string{"frobnicate"}, envMap(map[string]string{"WANJIA_DATA_DIR": t.TempDir()}), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Errorf("run(frobnicate) = %v", err)
+	}
+}
+
+// TestShutdownFinishesRequestsInFlight sends SIGTERM (cancels ctx) while a
+// Mini Program login waits on a slow WeChat: the login still succeeds and
+// run returns within the shutdown timeout.
+func TestShutdownFinishesRequestsInFlight(t *testing.T) {
+	sim := wxsim.NewSandbox()
+	t.Cleanup(func() { sim.Close() })
+	sim.Delay("/sns/jscode2session", 1500*time.Millisecond)
+	wx := httptest.NewServer(sim)
+	t.Cleanup(wx.Close)
+	in := mustStart(t, map[string]string{"WANJIA_WECHAT_API_BASE": wx.URL})
+
+	type result struct {
+		code int
+		body map[string]any
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() { // no t.Fatal off the test goroutine
+		resp, err := http.Post(in.base+"/api/mp/login", "application/json", strings.NewReader(`{"code":"sim:carol"}`))
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		got <- result{resp.StatusCode, body, err}
+	}()
+	// Wait until the login is in flight (the simulator has seen the call).
+	deadline := time.Now().Add(5 * time.Second)
+	for len(sim.Calls("/sns/jscode2session")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the login never reached the simulator")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := in.stop(); err != nil {
+		t.Fatalf("run() = %v", err)
+	}
+	r := <-got
+	if r.err != nil || r.code != 200 || r.body["token"] == nil {
+		t.Errorf("login in flight during shutdown = %d %v %v, want 200 with a token", r.code, r.body, r.err)
+	}
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("shutdown took %v", elapsed)
+	}
+	// New connections are refused after shutdown.
+	if _, err := http.Get(in.base + "/healthz"); err == nil {
+		t.Error("server still accepts connections after shutdown")
 	}
 }
