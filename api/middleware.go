@@ -138,9 +138,20 @@ func (s *server) cors() gin.HandlerFunc {
 	}
 }
 
-// bodyLimit caps every request body; routes that take uploads or callbacks
-// set their own (smaller or larger) limit with limitBody.
-func (s *server) bodyLimit() gin.HandlerFunc { return limitBody(s.BodyLimit) }
+// bodyLimit caps every request body at Deps.BodyLimit, or at the route's
+// own limit when it was registered with Router.HandleBody. (A limitBody in
+// a route's own chain can only make the limit smaller.) Engine middleware
+// runs after routing, so the route pattern is known here.
+func (s *server) bodyLimit() gin.HandlerFunc {
+	def := limitBody(s.BodyLimit)
+	return func(c *gin.Context) {
+		if n, ok := s.bodyLimits[c.Request.Method+" "+c.FullPath()]; ok {
+			limitBody(n)(c)
+			return
+		}
+		def(c)
+	}
+}
 
 func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {

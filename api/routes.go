@@ -45,6 +45,31 @@ func (s *server) addRoutes(r *Router) {
 		admin.Handle(http.MethodPatch, "/staff/:id", "Change roles, scope, disable, reset password", s.wrap(handleUpdateStaff(acc)))
 		admin.Handle(http.MethodGet, "/audit", "The audit log, newest first", s.wrap(handleListAudit(acc)))
 		admin.Handle(http.MethodGet, "/logins", "Staff sign-in history, newest first", s.wrap(handleListLogins(acc)))
+
+		if s.Jobs != nil {
+			admin.Handle(http.MethodGet, "/jobs", "Background job queues: tasks by state", s.wrap(handleJobStats(s.Jobs)))
+			admin.Handle(http.MethodGet, "/jobs/dead", "Dead background tasks, most recently failed first",
+				s.wrap(handleDeadJobs(s.Jobs, s.ScrubJobError)))
+			admin.Handle(http.MethodPost, "/jobs/dead/:queue/:id/retry", "Run a dead task again now (audited)",
+				s.wrap(handleRetryJob(s.Jobs)))
+		}
+
+		if s.Uploads != nil {
+			// Off the root, not api: an upload gets a longer deadline than
+			// the API's 30 s (a context cannot extend its parent's).
+			up := r.Group("/api/mp", "mp", "mp", s.rateLimit("api"), requestTimeout(uploadTimeout), s.requireMP(),
+				s.uploadLimit())
+			up.HandleBody(http.MethodPost, "/uploads", "Upload an image (multipart field file: JPEG, PNG or WebP, ≤ 5 MiB)",
+				s.Uploads.MaxSize()+multipartOverhead, s.wrap(handleUpload(s.Uploads, s.FileURLPrefix)))
+		}
+	}
+
+	if s.Uploads != nil {
+		// Public: image keys are unguessable (see handleFile). Its own
+		// per-IP bucket, so a gallery of images does not spend the API's.
+		files := r.Group("/api/files", "files", "", s.rateLimit("files"), requestTimeout(time.Minute))
+		files.Handle(http.MethodGet, "/*key", "A stored image (immutable; 404 for an unknown key)",
+			s.wrap(handleFile(s.Uploads, s.log)))
 	}
 
 	for _, extra := range s.Extra {

@@ -46,6 +46,26 @@ type Deps struct {
 	// minute, across every copy; 0 means 10.
 	LoginPerMinute int
 
+	// Uploads saves and serves Mini Program images (upload.Records);
+	// nil leaves POST /api/mp/uploads and GET /api/files/*key out. The
+	// upload route also needs Accounts (it takes a Mini Program token).
+	Uploads Uploads
+	// UploadsPerHour caps POST /api/mp/uploads per user per hour, across
+	// every copy; 0 means 30.
+	UploadsPerHour int
+	// FileURLPrefix is put before an upload's key to make the url the
+	// upload answers; empty means "/api/files/", served by this server.
+	// Behind a CDN (or a public bucket) it may be "https://cdn…/".
+	FileURLPrefix string
+
+	// Jobs serves the background-job admin routes under /api/admin/jobs
+	// (jobs.Service); nil, or a nil Accounts, leaves them out.
+	Jobs Jobs
+	// ScrubJobError cleans a dead task's error text before an admin sees
+	// it (WeChat URLs in errors carry access tokens: wechat.Scrub); nil
+	// shows the text as is.
+	ScrubJobError func(string) string
+
 	// Extra registers routes of areas that are wired outside this package
 	// (for example the WeChat callback gateway); nil for none.
 	Extra []func(r *Router)
@@ -58,6 +78,9 @@ type server struct {
 	metrics *httpMetrics
 	limiter *ipLimiter
 	routes  []routeSpec
+	// bodyLimits are the routes ("METHOD /full/path") registered with
+	// HandleBody and their own body limit.
+	bodyLimits map[string]int64
 }
 
 // Server is the HTTP handler: the gin engine with every route.
@@ -84,7 +107,17 @@ func NewServer(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Deps: d, log: d.Logger, metrics: m, limiter: newIPLimiter(d.Redis, d.RatePerIP, d.Logger)}
+	if d.UploadsPerHour <= 0 {
+		d.UploadsPerHour = 30
+	}
+	if d.FileURLPrefix == "" {
+		d.FileURLPrefix = filesPrefix
+	}
+	if d.ScrubJobError == nil {
+		d.ScrubJobError = func(s string) string { return s }
+	}
+	s := &server{Deps: d, log: d.Logger, metrics: m, limiter: newIPLimiter(d.Redis, d.RatePerIP, d.Logger),
+		bodyLimits: map[string]int64{}}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -127,6 +160,15 @@ func (rt *Router) Handle(method, path, summary string, h ...gin.HandlerFunc) {
 	rt.s.routes = append(rt.s.routes, routeSpec{
 		Method: method, Path: rt.prefix + path, Summary: summary, Tag: rt.tag, Auth: rt.auth,
 	})
+}
+
+// HandleBody registers a route like Handle whose request body may be up to
+// limit bytes instead of Deps.BodyLimit (larger or smaller): for uploads
+// and callbacks. Like the server's limit, it is checked before the group's
+// middleware (rate limits, authentication) runs.
+func (rt *Router) HandleBody(method, path, summary string, limit int64, h ...gin.HandlerFunc) {
+	rt.s.bodyLimits[method+" "+rt.prefix+path] = limit
+	rt.Handle(method, path, summary, h...)
 }
 
 // Wrap exposes wrap to route registrations outside this package.

@@ -40,7 +40,7 @@ func TestLoadZeroConfig(t *testing.T) {
 	if c.HTTP.Addr != ":8080" || c.DB.Driver != "sqlite" || c.DB.DSN != filepath.Join("data", "wanjia.db") {
 		t.Errorf("defaults = %q %q %q", c.HTTP.Addr, c.DB.Driver, c.DB.DSN)
 	}
-	if c.HTTP.ReadTimeout != 15*time.Second || !c.DB.MigrateOnStart {
+	if c.HTTP.ReadTimeout != 120*time.Second || !c.DB.MigrateOnStart {
 		t.Errorf("ReadTimeout = %v, MigrateOnStart = %v", c.HTTP.ReadTimeout, c.DB.MigrateOnStart)
 	}
 }

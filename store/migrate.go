@@ -24,11 +24,20 @@ var migrations = []migration{
 	{ID: "0001_foundation", Up: func(tx *gorm.DB) error {
 		return tx.AutoMigrate(foundationRows...)
 	}},
+	{ID: "0002_uploads", Up: func(tx *gorm.DB) error {
+		return tx.AutoMigrate(uploadRows...)
+	}},
 }
 
 // foundationRows are the tables of the platform foundation.
 var foundationRows = []any{
 	&userRow{}, &staffRow{}, &loginRow{}, &auditRow{},
+}
+
+// uploadRows are the tables of uploaded images (step 0002; 0001 had
+// shipped without them).
+var uploadRows = []any{
+	&uploadRow{},
 }
 
 type schemaMigration struct {

@@ -64,12 +64,17 @@ func Open(ctx context.Context, o Options) (*DB, func(), error) {
 	default:
 		return nil, nil, fmt.Errorf("open database: unknown driver %q", o.Driver)
 	}
-	g, err := gorm.Open(dial, &gorm.Config{
+	gcfg := &gorm.Config{
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            false,
 		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 		Logger:                 newGormLogger(o.Logger, o.SlowQuery),
+	}
+	var g *gorm.DB
+	err := retryBusy(ctx, o.Driver, func() (err error) {
+		g, err = gorm.Open(dial, gcfg)
+		return err
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open database: %w", redactDSNError(err, o.DSN))
@@ -84,7 +89,7 @@ func Open(ctx context.Context, o Options) (*DB, func(), error) {
 	db := &DB{gorm: g, sql: sqlDB, driver: o.Driver, log: o.Logger}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sqlDB.PingContext(pingCtx); err != nil {
+	if err := retryBusy(pingCtx, o.Driver, func() error { return sqlDB.PingContext(pingCtx) }); err != nil {
 		_ = sqlDB.Close()
 		return nil, nil, fmt.Errorf("open database: ping %s: %w", o.Driver, redactDSNError(err, o.DSN))
 	}
@@ -93,6 +98,28 @@ func Open(ctx context.Context, o Options) (*DB, func(), error) {
 			o.Logger.Warn("close database", "err", err)
 		}
 	}, nil
+}
+
+// retryBusy runs open until it does not fail with SQLITE_BUSY. On a fresh
+// SQLite file several openers race to switch it to WAL, and SQLite answers
+// that pragma with SQLITE_BUSY without waiting on the busy timeout.
+func retryBusy(ctx context.Context, driver string, open func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := open()
+		if err == nil || driver != "sqlite" || attempt == 20 || !sqliteBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		}
+	}
+}
+
+func sqliteBusy(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "SQLITE_BUSY") || strings.Contains(s, "database is locked")
 }
 
 // sqliteDSN turns a file path into a glebarez DSN with WAL, foreign keys,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 	"wanjia/config"
 	"wanjia/job"
 	"wanjia/service/auth"
+	"wanjia/service/jobs"
 	"wanjia/service/protect"
+	"wanjia/service/upload"
 	"wanjia/store"
 	"wanjia/wechat"
 	"wanjia/wechat/wxsim"
@@ -199,12 +202,22 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		return nil, nil, err
 	}
 
+	files, closeFiles, err := openStorage(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers.add(closeFiles)
+	uploads := upload.NewRecords(upload.New(files, upload.Options{MaxSize: cfg.Uploads.MaxSize}), store.NewUploads(db), log)
+
 	srv, err := api.NewServer(api.Deps{
 		Logger: log, Registry: reg, Version: versionString(),
 		DB: db, Redis: rdb,
 		ConsoleOrigin: cfg.HTTP.ConsoleOrigin, BodyLimit: cfg.HTTP.BodyLimit, RatePerIP: cfg.HTTP.RatePerIP,
 		TrustedProxies: splitList(cfg.HTTP.TrustedProxies),
 		Accounts:       accounts,
+		Uploads:        uploads,
+		Jobs:           jobs.New(jobInspector{a.jobs}, accounts),
+		ScrubJobError:  wechat.Scrub,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -241,4 +254,62 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// openStorage opens the upload storage: S3-compatible when an endpoint is
+// configured, else the data dir.
+func openStorage(ctx context.Context, cfg *config.Config) (upload.Storage, func(), error) {
+	if cfg.Uploads.S3Endpoint != "" {
+		s3, err := upload.NewS3(upload.S3Options{
+			Endpoint: cfg.Uploads.S3Endpoint, Bucket: cfg.Uploads.S3Bucket,
+			AccessKey: cfg.Uploads.S3AccessKey, SecretKey: cfg.Uploads.S3SecretKey,
+			UseSSL: cfg.Uploads.S3UseSSL, Region: cfg.Uploads.S3Region,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("uploads: %w", err)
+		}
+		pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := s3.Ping(pingCtx); err != nil {
+			return nil, nil, fmt.Errorf("uploads: %w", err)
+		}
+		return s3, func() {}, nil
+	}
+	local, err := upload.NewLocal(filepath.Join(cfg.DataDir, "uploads"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("uploads: %w", err)
+	}
+	return local, func() { _ = local.Close() }, nil
+}
+
+// jobInspector adapts job.Runner to service/jobs (service must not import
+// job; the two packages' types have the same fields).
+type jobInspector struct{ r *job.Runner }
+
+func (a jobInspector) Stats(ctx context.Context) (map[string]jobs.QueueCounts, error) {
+	st, err := a.r.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]jobs.QueueCounts, len(st))
+	for q, c := range st {
+		out[q] = jobs.QueueCounts(c)
+	}
+	return out, nil
+}
+
+func (a jobInspector) Dead(ctx context.Context, limit int) ([]jobs.DeadTask, error) {
+	d, err := a.r.Dead(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]jobs.DeadTask, len(d))
+	for i, x := range d {
+		out[i] = jobs.DeadTask(x)
+	}
+	return out, nil
+}
+
+func (a jobInspector) Retry(ctx context.Context, queue, id string) error {
+	return a.r.Retry(ctx, queue, id)
 }

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -139,10 +142,39 @@ func TestServeZeroConfiguration(t *testing.T) {
 	if code != 200 || me["id"] == nil {
 		t.Errorf("GET /api/mp/me = %d %v", code, me)
 	}
+	// An image upload lands in the data dir and is served back.
+	pngBytes := mustPNG(t)
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	fw, _ := mw.CreateFormFile("file", "family.png")
+	fw.Write(pngBytes)
+	mw.Close()
+	req, _ := http.NewRequest("POST", in.base+"/api/mp/uploads", &form)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+body["token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up map[string]any
+	json.NewDecoder(resp.Body).Decode(&up)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || up["url"] == nil {
+		t.Fatalf("POST /api/mp/uploads = %d %v", resp.StatusCode, up)
+	}
+	resp, err = http.Get(in.base + up["url"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(served, pngBytes) {
+		t.Errorf("GET %v = %d, %d bytes, want the uploaded %d bytes", up["url"], resp.StatusCode, len(served), len(pngBytes))
+	}
 	if code, _ := in.call(t, "GET", "/api/openapi.json", "", ""); code != 200 {
 		t.Errorf("GET /api/openapi.json = %d", code)
 	}
-	resp, err := http.Get(in.base + "/metrics")
+	resp, err = http.Get(in.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,4 +339,17 @@ func TestShutdownFinishesRequestsInFlight(t *testing.T) {
 	if _, err := http.Get(in.base + "/healthz"); err == nil {
 		t.Error("server still accepts connections after shutdown")
 	}
+}
+
+func mustPNG(tb testing.TB) []byte {
+	tb.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
 }
