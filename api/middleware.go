@@ -99,6 +99,9 @@ func (s *server) observe() gin.HandlerFunc {
 		elapsed := time.Since(start)
 		code := c.Writer.Status()
 		s.metrics.duration.WithLabelValues(c.Request.Method, route, strconv.Itoa(code)).Observe(elapsed.Seconds())
+		if code < 400 && quietRoutes[route] {
+			return // probes and scrapes: counted in the metric, not logged
+		}
 		level := slog.LevelInfo
 		if code >= 500 {
 			level = slog.LevelError
@@ -109,6 +112,11 @@ func (s *server) observe() gin.HandlerFunc {
 			"request_id", requestID(c))
 	}
 }
+
+// quietRoutes are polled by load balancers and Prometheus every few
+// seconds: logging each success would drown the log and cost most of the
+// middleware's time (bench/README.md). Failures are still logged.
+var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // cors allows the console origin only.
 func (s *server) cors() gin.HandlerFunc {

@@ -72,6 +72,12 @@ func (s *server) addRoutes(r *Router) {
 			s.wrap(handleFile(s.Uploads, s.log)))
 	}
 
+	s.addGatewayRoutes(r, api) // api/wechat.go, api/messages.go: WeChat callbacks and the message log
+
+	s.addGatewayAdminRoutes(api) // api/gateway_admin.go: replies, crisis words, menu, followers
+
+	s.addNotifyRoutes(api) // api/notify.go: consents, pushes, deliveries, notification templates, alerts
+
 	for _, extra := range s.Extra {
 		extra(r)
 	}

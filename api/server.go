@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"wanjia/cache"
+	"wanjia/wechat"
 )
 
 // Pinger is a dependency that /readyz checks.
@@ -66,6 +67,30 @@ type Deps struct {
 	// shows the text as is.
 	ScrubJobError func(string) string
 
+	// Gateway handles WeChat callbacks (gateway.Service); nil leaves
+	// /wechat/oa/callback and /wechat/mp/callback out. An app gets its route
+	// when its endpoint has a token (api/wechat.go).
+	Gateway    Gateway
+	OACallback wechat.Endpoint
+	MPCallback wechat.Endpoint
+	// CallbackWindow is the accepted callback timestamp skew; 0 means 300 s.
+	CallbackWindow time.Duration
+	// MessageLog records every callback (messages.Service); nil logs none.
+	MessageLog MessageLog
+	// Messages serves GET /api/admin/messages (messages.Service); nil
+	// leaves it out.
+	Messages Messages
+
+	// GatewayAdmin serves the gateway's staff routes: /api/admin/replies,
+	// /crisis-words, /menu, /menu/publish and /followers (gateway.Service);
+	// nil leaves them out.
+	GatewayAdmin GatewayAdmin
+
+	// Notify serves the notification centre's routes: POST /api/mp/consents,
+	// /api/admin/pushes, /deliveries, /notify/templates and /alerts
+	// (notify.Service); nil, or a nil Accounts, leaves them out.
+	Notify Notifications
+
 	// Extra registers routes of areas that are wired outside this package
 	// (for example the WeChat callback gateway); nil for none.
 	Extra []func(r *Router)
@@ -81,6 +106,7 @@ type server struct {
 	// bodyLimits are the routes ("METHOD /full/path") registered with
 	// HandleBody and their own body limit.
 	bodyLimits map[string]int64
+	callbacks  *callbacks // api/wechat.go; nil without a Gateway
 }
 
 // Server is the HTTP handler: the gin engine with every route.
@@ -134,6 +160,9 @@ func NewServer(d Deps) (*Server, error) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorDetail{
 			Code: "method_not_allowed", Message: "不支持的请求方法"}})
 	})
+	if err := s.prepareCallbacks(); err != nil {
+		return nil, err
+	}
 	s.addRoutes(&Router{s: s, g: &r.RouterGroup})
 	return &Server{Engine: r, s: s}, nil
 }

@@ -146,20 +146,42 @@ func stripURL(err error) error {
 	return err
 }
 
-// openEmbedded starts miniredis in-process. miniredis is made for tests and
-// only expires keys on FastForward unless ClockTTL is on: with it, TTLs
-// count down with the wall clock on every access, as on a real Redis
-// (sessions, locks, dedupe keys and asynq's leases depend on it).
+// openEmbedded starts miniredis in-process. miniredis is made for tests:
+// keys expire only when its clock is moved. A goroutine moves it with the
+// wall clock every 50 ms (FastForward for TTLs, SetTime for TIME); it exits
+// when the cleanup runs. (miniredis' ClockTTL does the same per command but
+// lists every key each time: with thousands of queued jobs it took most of
+// the CPU — bench/README.md, fan-out.)
 func openEmbedded(log *slog.Logger) (Client, func(), error) {
 	m := miniredis.NewMiniRedis()
-	m.ClockTTL(true)
 	if err := m.Start(); err != nil {
 		return nil, nil, fmt.Errorf("embedded redis: %w", err)
 	}
 	log.Warn("EMBEDDED REDIS: no WANJIA_REDIS_URL set; using an in-process Redis that is NOT persisted " +
 		"and serves ONE copy of the service only. Set WANJIA_REDIS_URL for production.")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	last := time.Now()
+	m.SetTime(last)
+	go func() {
+		defer close(done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				m.SetTime(now)
+				m.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	return c, func() {
+		close(stop)
+		<-done
 		_ = c.Close()
 		m.Close()
 	}, nil

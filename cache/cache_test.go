@@ -133,3 +133,18 @@ func TestLimiter(t *testing.T) {
 		t.Error("limit did not reset after the window")
 	}
 }
+
+// BenchmarkLimiter measures one Allow against the embedded Redis.
+func BenchmarkLimiter(b *testing.B) {
+	m := miniredis.RunT(b)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer c.Close()
+	l := cache.NewLimiter(c, "rl:")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := l.Allow(ctx, "k", 1<<30, time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

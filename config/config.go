@@ -42,6 +42,7 @@ type Config struct {
 	Auth    Auth    `yaml:"auth"`
 	Uploads Uploads `yaml:"uploads"`
 	Jobs    Jobs    `yaml:"jobs"`
+	Notify  Notify  `yaml:"notify"`
 	Log     Log     `yaml:"log"`
 
 	// Set by Load, not by any key.
@@ -82,6 +83,8 @@ type WeChat struct {
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	Timeout        time.Duration `yaml:"timeout"`
 	CallbackWindow time.Duration `yaml:"callback_window"`
+	// MessageRetention is how long the callback message log is kept.
+	MessageRetention time.Duration `yaml:"message_retention"`
 }
 
 // App is one WeChat application (Official Account or Mini Program).
@@ -114,6 +117,14 @@ type Uploads struct {
 // Jobs configures background work.
 type Jobs struct {
 	Concurrency int `yaml:"concurrency"`
+}
+
+// Notify configures the notification centre.
+type Notify struct {
+	RatePerApp       float64 `yaml:"rate_per_app"`
+	Burst            int     `yaml:"burst"`
+	QuietHours       string  `yaml:"quiet_hours"`
+	MiniprogramState string  `yaml:"miniprogram_state"`
 }
 
 // Log configures logging.
@@ -264,6 +275,9 @@ func (c *Config) Validate() error {
 	if c.WeChat.CallbackWindow <= 0 {
 		bad("WANJIA_WECHAT_CALLBACK_WINDOW", "must be positive")
 	}
+	if c.WeChat.MessageRetention <= 0 {
+		bad("WANJIA_WECHAT_MESSAGE_RETENTION", "must be positive")
+	}
 	if c.HTTP.ConsoleOrigin != "" {
 		if err := validHTTPURL(c.HTTP.ConsoleOrigin); err != nil {
 			bad("WANJIA_HTTP_CONSOLE_ORIGIN", "%v", err)
@@ -330,6 +344,17 @@ func (c *Config) Validate() error {
 	if c.Uploads.S3Endpoint != "" && (c.Uploads.S3Bucket == "" || c.Uploads.S3AccessKey == "" || c.Uploads.S3SecretKey == "") {
 		bad("WANJIA_UPLOADS_S3_BUCKET", "an S3 endpoint needs a bucket, an access key and a secret key")
 	}
+	if c.Notify.RatePerApp <= 0 || c.Notify.Burst < 1 {
+		bad("WANJIA_NOTIFY_RATE_PER_APP", "rate and burst must be positive")
+	}
+	if !validQuietHours(c.Notify.QuietHours) {
+		bad("WANJIA_NOTIFY_QUIET_HOURS", "want HH:MM-HH:MM or off, got %q", c.Notify.QuietHours)
+	}
+	switch c.Notify.MiniprogramState {
+	case "", "developer", "trial", "formal":
+	default:
+		bad("WANJIA_NOTIFY_MINIPROGRAM_STATE", "want developer, trial or formal, got %q", c.Notify.MiniprogramState)
+	}
 	if c.Jobs.Concurrency < 1 {
 		bad("WANJIA_JOBS_CONCURRENCY", "must be at least 1")
 	}
@@ -362,6 +387,22 @@ func (c *Config) SlogLevel() slog.Level {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(c.Log.Level)) // validated already
 	return l
+}
+
+func validQuietHours(s string) bool {
+	if s == "off" {
+		return true
+	}
+	from, to, ok := strings.Cut(s, "-")
+	if !ok {
+		return false
+	}
+	for _, t := range []string{from, to} {
+		if _, err := time.Parse("15:04", t); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func validAESKey(k string) bool {

@@ -37,15 +37,18 @@ func (asciiBin) GormDBDataType(db *gorm.DB, f *schema.Field) string {
 
 // userRow is a Mini Program user.
 type userRow struct {
-	ID          int64     `gorm:"primaryKey"`
-	OpenID      asciiBin  `gorm:"column:openid;size:64;not null;uniqueIndex:ux_users_openid"`
-	UnionID     asciiBin  `gorm:"column:unionid;size:64;not null;index:ix_users_unionid"`
-	Nickname    string    `gorm:"size:64;not null"`
-	AvatarURL   string    `gorm:"size:512;not null"`
-	PhoneSealed string    `gorm:"size:255;not null"`
-	PhoneIndex  string    `gorm:"size:64;not null;index:ix_users_phone_index"`
-	CreatedAt   time.Time `gorm:"not null"`
-	UpdatedAt   time.Time `gorm:"not null"`
+	ID          int64    `gorm:"primaryKey"`
+	OpenID      asciiBin `gorm:"column:openid;size:64;not null;uniqueIndex:ux_users_openid"`
+	UnionID     asciiBin `gorm:"column:unionid;size:64;not null;index:ix_users_unionid"`
+	Nickname    string   `gorm:"size:64;not null"`
+	AvatarURL   string   `gorm:"size:512;not null"`
+	PhoneSealed string   `gorm:"size:255;not null"`
+	PhoneIndex  string   `gorm:"size:64;not null;index:ix_users_phone_index"`
+	// SessionKeySealed is the latest WeChat session_key, sealed (step
+	// 0005). It never leaves the store through model.User.
+	SessionKeySealed string    `gorm:"column:session_key_sealed;size:255;not null;default:''"`
+	CreatedAt        time.Time `gorm:"not null"`
+	UpdatedAt        time.Time `gorm:"not null"`
 }
 
 func (userRow) TableName() string { return "users" }
@@ -266,6 +269,27 @@ func (u *Users) SetUserPhone(ctx context.Context, id int64, sealed, index string
 		return fmt.Errorf("set user phone %d: %w", id, err)
 	}
 	return nil
+}
+
+// SetUserSessionKey stores the user's latest session_key, sealed by the
+// caller, or returns ErrNotFound. The value is never read into model.User.
+func (u *Users) SetUserSessionKey(ctx context.Context, id int64, sealed string) error {
+	res := u.db.conn(ctx).Model(&userRow{}).Where("id = ?", id).
+		Updates(map[string]any{"session_key_sealed": sealed, "updated_at": dbTime(time.Now())})
+	if err := notFoundIfNone(ctx, u.db, res, &userRow{}, id); err != nil {
+		return fmt.Errorf("set user session key %d: %w", id, err)
+	}
+	return nil
+}
+
+// UserSessionKey returns the sealed session_key of the user ("" when none
+// was kept), or ErrNotFound.
+func (u *Users) UserSessionKey(ctx context.Context, id int64) (string, error) {
+	var row userRow
+	if err := u.db.conn(ctx).Select("id", "session_key_sealed").Where("id = ?", id).Take(&row).Error; err != nil {
+		return "", fmt.Errorf("user session key %d: %w", id, TranslateError(err))
+	}
+	return row.SessionKeySealed, nil
 }
 
 // notFoundIfNone translates res's error, and makes an update that matched

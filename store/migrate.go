@@ -27,6 +27,11 @@ var migrations = []migration{
 	{ID: "0002_uploads", Up: func(tx *gorm.DB) error {
 		return tx.AutoMigrate(uploadRows...)
 	}},
+	{ID: "0003_gateway_messages", Up: func(tx *gorm.DB) error { // store/messages.go
+		return tx.AutoMigrate(gatewayMessageRows...)
+	}},
+	{ID: "0004_gateway_replies", Up: migrateGateway}, // store/replies.go
+	{ID: "0005_notify", Up: migrateNotify},           // store/notify.go (and users.session_key_sealed)
 }
 
 // foundationRows are the tables of the platform foundation.

@@ -21,7 +21,14 @@ import (
 	"wanjia/config"
 	"wanjia/job"
 	"wanjia/service/auth"
+	"wanjia/service/gateway"
+	"wanjia/service/gateway/adapters"
 	"wanjia/service/jobs"
+	"wanjia/service/messages"
+	"wanjia/service/notify"
+	"wanjia/service/notify/notifyjob"
+	"wanjia/service/notify/notifyredis"
+	"wanjia/service/notify/notifywx"
 	"wanjia/service/protect"
 	"wanjia/service/upload"
 	"wanjia/store"
@@ -35,6 +42,7 @@ type app struct {
 	log     *slog.Logger
 	handler http.Handler
 	jobs    *job.Runner
+	gateway *gateway.Service
 	sim     *wxsim.Sim // sandbox only
 }
 
@@ -209,6 +217,58 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	closers.add(closeFiles)
 	uploads := upload.NewRecords(upload.New(files, upload.Options{MaxSize: cfg.Uploads.MaxSize}), store.NewUploads(db), log)
 
+	// The WeChat gateway: message log, notification centre, replies.
+	msgStore := store.NewMessages(db)
+	msgs := messages.New(msgStore, messages.Options{Logger: log, Retention: cfg.WeChat.MessageRetention})
+	closers.add(func() { // after the HTTP server stopped, before the database closes
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := msgs.Close(ctx); err != nil {
+			log.Warn("message log: flush at shutdown", "err", err)
+		}
+	})
+	a.jobs.Handle(messages.RetentionTask, msgs.RunRetention)
+	a.jobs.DailyAt("message-retention", "04:10", nil, messages.RetentionTask, nil)
+
+	followers := store.NewFollowers(db)
+	notices, err := notify.New(notify.Deps{
+		Store: store.NewNotify(db), Users: store.NewUsers(db), Followers: followers, Messages: msgStore,
+		Sender:  notifywx.New(wx, cfg.Notify.MiniprogramState),
+		Limiter: notifyredis.NewLimiter(rdb, cfg.Notify.RatePerApp, cfg.Notify.Burst),
+		Queue:   notifyjob.NewQueue(a.jobs), Twins: notifyredis.NewTwins(rdb, 0),
+		Tx: db, Audit: accounts, Logger: log, Registerer: reg,
+		Options: notify.Options{QuietHours: cfg.Notify.QuietHours},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	notifyjob.Register(a.jobs, notices, notifyjob.Options{})
+	templates := notify.DefaultTemplates(cfg.Sandbox())
+	if _, err := notices.SeedTemplates(ctx, templates); err != nil {
+		return nil, nil, err
+	}
+	if a.sim != nil { // the simulator knows the sandbox templates
+		for _, t := range templates {
+			if t.MPTemplateID != "" {
+				a.sim.AddTemplate(cfg.MP.AppID, t.MPTemplateID, notify.TemplateKeys(t.MPFields)...)
+			}
+			if t.OATemplateID != "" {
+				a.sim.AddTemplate(cfg.OA.AppID, t.OATemplateID, notify.TemplateKeys(t.OAFields)...)
+			}
+		}
+	}
+
+	a.gateway, err = gateway.New(gateway.Deps{
+		Rules: store.NewReplyRules(db), Settings: store.NewGatewaySettings(db), Followers: followers,
+		Menus: store.NewMenus(db), Results: store.NewResults(db), Staff: store.NewStaff(db), Tx: db, Audit: accounts,
+		Jobs: adapters.NewJobs(a.jobs), Versions: adapters.NewVersions(rdb), OA: adapters.NewOA(wx),
+		Notifier: notices, Consents: notices, Templates: notices, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	adapters.Register(a.jobs, a.gateway)
+
 	srv, err := api.NewServer(api.Deps{
 		Logger: log, Registry: reg, Version: versionString(),
 		DB: db, Redis: rdb,
@@ -218,6 +278,14 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		Uploads:        uploads,
 		Jobs:           jobs.New(jobInspector{a.jobs}, accounts),
 		ScrubJobError:  wechat.Scrub,
+		Gateway:        a.gateway,
+		GatewayAdmin:   a.gateway,
+		OACallback:     wechat.Endpoint{AppID: cfg.OA.AppID, Token: cfg.OA.Token, AESKey: cfg.OA.AESKey},
+		MPCallback:     wechat.Endpoint{AppID: cfg.MP.AppID, Token: cfg.MP.Token, AESKey: cfg.MP.AESKey},
+		CallbackWindow: cfg.WeChat.CallbackWindow,
+		MessageLog:     msgs,
+		Messages:       msgs,
+		Notify:         notices,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -244,6 +312,7 @@ func (a *app) startBackground(ctx context.Context, addr string) error {
 // shutdown deadline, then asynq puts them back in the queue.
 func (a *app) stopBackground() {
 	a.jobs.Shutdown()
+	a.gateway.Wait() // crisis alerts sent directly while the queue was down
 }
 
 func splitList(s string) []string {

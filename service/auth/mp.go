@@ -26,6 +26,17 @@ const phoneIndexPurpose = "users.phone"
 
 func phoneAAD(userID int64) string { return "users.phone:" + strconv.FormatInt(userID, 10) }
 
+// SessionKeyAAD is the additional data the session_key of user userID is
+// sealed with: a sealed key copied to another row does not open there.
+func SessionKeyAAD(userID int64) string { return "users.session_key:" + strconv.FormatInt(userID, 10) }
+
+// sessionKeyStore keeps the sealed WeChat session_key of a Mini Program
+// user. The user store (store.Users) implements it; a UserStore that does
+// not (a test fake) makes LoginMiniProgram keep no session_key.
+type sessionKeyStore interface {
+	SetUserSessionKey(ctx context.Context, id int64, sealed string) error
+}
+
 func validCode(code string) error {
 	switch {
 	case strings.TrimSpace(code) == "":
@@ -57,8 +68,9 @@ func upstream(err error) error {
 
 // LoginMiniProgram signs a Mini Program user in with the code of
 // wx.login: it asks WeChat for the openid (code2Session), creates the user
-// on first sight and starts a Mini Program session. The WeChat session_key
-// is neither stored nor logged. A missing or malformed code is
+// on first sight, keeps the WeChat session_key sealed on the user's row
+// (AES-GCM under SessionKeyAAD; it decrypts wx data later and is never
+// returned or logged) and starts a Mini Program session. A missing or malformed code is
 // model.ErrInvalid; WeChat's refusal of the code is whatever kind the
 // client gives (ErrInvalid), WeChat down ErrUpstream.
 func (a *Auth) LoginMiniProgram(ctx context.Context, code string) (model.Session, model.User, error) {
@@ -76,6 +88,15 @@ func (a *Auth) LoginMiniProgram(ctx context.Context, code string) (model.Session
 	u, err := a.users.UpsertUserByOpenID(ctx, ws.OpenID, ws.UnionID)
 	if err != nil {
 		return model.Session{}, model.User{}, fmt.Errorf("mp login: %w", err)
+	}
+	if ks, ok := a.users.(sessionKeyStore); ok && ws.SessionKey != "" {
+		sealed, err := a.sealer.Seal(ws.SessionKey, SessionKeyAAD(u.ID))
+		if err != nil {
+			return model.Session{}, model.User{}, fmt.Errorf("mp login: seal session key: %w", err)
+		}
+		if err := ks.SetUserSessionKey(ctx, u.ID, sealed); err != nil {
+			return model.Session{}, model.User{}, fmt.Errorf("mp login: %w", err)
+		}
 	}
 	s, err := a.sessions.CreateSession(ctx, model.SessionMP, u.ID)
 	if err != nil {

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+func mustWanjia(tb testing.TB) *wanjiaServer {
+	tb.Helper()
+	addr := os.Getenv("BENCH_REDIS_ADDR") // a real Redis (it is flushed), else an in-process miniredis
+	if addr == "" {
+		addr = miniredis.RunT(tb).Addr()
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
+	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rdb.Close() })
+	w, err := newWanjia(context.Background(), rdb, tb.TempDir())
+	if err != nil {
+		tb.Fatalf("newWanjia() = %v", err)
+	}
+	tb.Cleanup(w.close)
+	return w
+}
+
+func post(h http.Handler, r callbackRequest) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, r.Target, bytes.NewReader(r.Body))
+	req.Header.Set("Content-Type", "text/xml")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// TestBothServersReply checks the two servers of the benchmark give the
+// same passive reply to the same request.
+func TestBothServersReply(t *testing.T) {
+	servers := map[string]http.Handler{"silenceper": newSilenceper(true, io.Discard), "silenceper-quiet": newSilenceper(false, nil),
+		"wanjia": mustWanjia(t)}
+	for name, h := range servers {
+		for i := range int64(5) {
+			r, err := newRequest(i, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := post(h, r)
+			if w.Code != 200 {
+				t.Fatalf("%s: POST = %d %s", name, w.Code, w.Body)
+			}
+			if err := checkReply(w.Body.Bytes()); err != nil {
+				t.Errorf("%s: reply %s: %v", name, w.Body, err)
+			}
+		}
+	}
+}
+
+// BenchmarkCallback: one safe-mode text message with a unique MsgId per
+// iteration, through each server's handler in-process (no network). wanjia
+// talks to an in-process miniredis (whose cost is counted here too) and
+// writes the message log to SQLite in the background.
+func BenchmarkCallback(b *testing.B) {
+	run := func(b *testing.B, h http.Handler) {
+		reqs := make([]callbackRequest, b.N)
+		for i := range reqs {
+			r, err := newRequest(int64(i), time.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			reqs[i] = r
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if w := post(h, reqs[i]); w.Code != 200 {
+				b.Fatalf("POST = %d %s", w.Code, w.Body)
+			}
+		}
+	}
+	b.Run("silenceper", func(b *testing.B) { run(b, newSilenceper(true, io.Discard)) })
+	b.Run("silenceper-quiet", func(b *testing.B) { run(b, newSilenceper(false, nil)) })
+	b.Run("wanjia", func(b *testing.B) { run(b, mustWanjia(b)) })
+}
+
+// BenchmarkCallbackParallel is BenchmarkCallback with 16×GOMAXPROCS
+// goroutines sending at once.
+func BenchmarkCallbackParallel(b *testing.B) {
+	run := func(b *testing.B, h http.Handler) {
+		reqs := make([]callbackRequest, b.N)
+		for i := range reqs {
+			r, err := newRequest(int64(i), time.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			reqs[i] = r
+		}
+		var next atomicCounter
+		b.SetParallelism(16) // about as many requests in flight as wrk's 32 connections
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if w := post(h, reqs[next.add()]); w.Code != 200 {
+					b.Errorf("POST = %d %s", w.Code, w.Body)
+					return
+				}
+			}
+		})
+	}
+	b.Run("silenceper", func(b *testing.B) { run(b, newSilenceper(true, io.Discard)) })
+	b.Run("silenceper-quiet", func(b *testing.B) { run(b, newSilenceper(false, nil)) })
+	b.Run("wanjia", func(b *testing.B) { run(b, mustWanjia(b)) })
+}
+
+type atomicCounter struct{ n atomic.Int64 }
+
+func (c *atomicCounter) add() int64 { return c.n.Add(1) - 1 }

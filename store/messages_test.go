@@ -1,0 +1,146 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"wanjia/model"
+	"wanjia/store"
+	"wanjia/store/storetest"
+)
+
+func logEntry(app model.App, openID, msgType, content, key string, at time.Time) model.MessageLogEntry {
+	return model.MessageLogEntry{App: app, OpenID: openID, MsgType: msgType, Content: content, DedupeKey: key, ReceivedAt: at}
+}
+
+func TestMessagesAppendAndList(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ms := store.NewMessages(db)
+		ctx := context.Background()
+		base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+		a, err := ms.AppendMessage(ctx, model.MessageLogEntry{App: model.AppOA, OpenID: "oA", MsgType: "text",
+			Content: strings.Repeat("家", 2100), DedupeKey: "oa:msg:1", Crisis: true, ReceivedAt: base})
+		if err != nil {
+			t.Fatalf("AppendMessage() = %v", err)
+		}
+		want := model.MessageLogEntry{ID: a.ID, App: model.AppOA, OpenID: "oA", MsgType: "text",
+			Content: strings.Repeat("家", 2000), DedupeKey: "oa:msg:1", Crisis: true, ReceivedAt: base}
+		if diff := cmp.Diff(want, a); diff != "" || a.ID == 0 {
+			t.Errorf("AppendMessage() (-want +got):\n%s", diff)
+		}
+		// A retry of the same callback adds nothing and returns the stored entry.
+		again, err := ms.AppendMessage(ctx, logEntry(model.AppOA, "oA", "text", "other", "oa:msg:1", base.Add(time.Minute)))
+		if err != nil || again.ID != a.ID {
+			t.Errorf("AppendMessage(same dedupe key) = %+v, %v, want the stored entry %d", again, err, a.ID)
+		}
+		long := "oa:event:oA:1:VIEW:https://example.com/" + strings.Repeat("x", 600)
+		batch := []model.MessageLogEntry{
+			logEntry(model.AppOA, "oA", "event", "", long, base.Add(1*time.Hour)),
+			logEntry(model.AppOA, "oB", "text", "你好", "oa:msg:2", base.Add(2*time.Hour)),
+			logEntry(model.AppMP, "oA", "text", "hi", "mp:msg:2", base.Add(3*time.Hour)),
+			logEntry(model.AppOA, "oB", "text", "dup in batch", "oa:msg:2", base.Add(4*time.Hour)),
+			logEntry(model.AppOA, "oA", "text", "dup of stored", "oa:msg:1", base.Add(5*time.Hour)),
+		}
+		batch[0].Event, batch[0].EventKey = "VIEW", "https://example.com/"+strings.Repeat("y", 600)
+		if err := ms.AppendMessages(ctx, batch); err != nil {
+			t.Fatalf("AppendMessages() = %v", err)
+		}
+		if err := ms.AppendMessages(ctx, batch); err != nil { // a second flush of the same batch
+			t.Fatalf("AppendMessages(again) = %v", err)
+		}
+		all, next, err := ms.ListMessages(ctx, model.MessageLogFilter{}, model.Page{})
+		if err != nil || next != "" {
+			t.Fatalf("ListMessages() = %v, %q", err, next)
+		}
+		var keys []string
+		for _, e := range all {
+			keys = append(keys, e.Content)
+		}
+		if diff := cmp.Diff([]string{"hi", "你好", "", strings.Repeat("家", 2000)}, keys); diff != "" {
+			t.Errorf("ListMessages() contents, newest first (-want +got):\n%s", diff)
+		}
+		if got := all[2]; len([]rune(got.EventKey)) != 512 || len(got.DedupeKey) > 255 {
+			t.Errorf("long VIEW entry: event key %d runes, dedupe key %d bytes; want 512 and ≤ 255", len([]rune(got.EventKey)), len(got.DedupeKey))
+		}
+
+		tests := []struct {
+			name string
+			f    model.MessageLogFilter
+			want []string
+		}{
+			{"app", model.MessageLogFilter{App: model.AppMP}, []string{"mp:msg:2"}},
+			{"openid", model.MessageLogFilter{App: model.AppOA, OpenID: "oB"}, []string{"oa:msg:2"}},
+			{"type", model.MessageLogFilter{MsgType: "event"}, []string{all[2].DedupeKey}},
+			{"crisis", model.MessageLogFilter{Crisis: true}, []string{"oa:msg:1"}},
+			{"from (inclusive)", model.MessageLogFilter{From: base.Add(2 * time.Hour)}, []string{"mp:msg:2", "oa:msg:2"}},
+			{"to (exclusive)", model.MessageLogFilter{To: base.Add(time.Hour)}, []string{"oa:msg:1"}},
+			{"openid is case-sensitive", model.MessageLogFilter{OpenID: "OA"}, nil},
+		}
+		for _, tt := range tests {
+			got, _, err := ms.ListMessages(ctx, tt.f, model.Page{})
+			if err != nil {
+				t.Errorf("ListMessages(%s) = %v", tt.name, err)
+				continue
+			}
+			var keys []string
+			for _, e := range got {
+				keys = append(keys, e.DedupeKey)
+			}
+			if diff := cmp.Diff(tt.want, keys, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("ListMessages(%s) (-want +got):\n%s", tt.name, diff)
+			}
+		}
+
+		page1, cur, err := ms.ListMessages(ctx, model.MessageLogFilter{}, model.Page{Limit: 3})
+		if err != nil || len(page1) != 3 || cur == "" {
+			t.Fatalf("ListMessages(limit 3) = %d items, %q, %v", len(page1), cur, err)
+		}
+		page2, cur2, err := ms.ListMessages(ctx, model.MessageLogFilter{}, model.Page{Limit: 3, Cursor: cur})
+		if err != nil || len(page2) != 1 || cur2 != "" || page2[0].ID != a.ID {
+			t.Errorf("ListMessages(page 2) = %+v, %q, %v, want the oldest entry only", page2, cur2, err)
+		}
+		if _, _, err := ms.ListMessages(ctx, model.MessageLogFilter{}, model.Page{Cursor: "!!"}); !errors.Is(err, model.ErrInvalid) {
+			t.Errorf("ListMessages(bad cursor) = %v, want ErrInvalid", err)
+		}
+	})
+}
+
+func TestMessagesLastMessageAtAndRetention(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ms := store.NewMessages(db)
+		ctx := context.Background()
+		base := time.Date(2026, 3, 1, 8, 0, 0, 123000000, time.UTC)
+		if at, err := ms.LastMessageAt(ctx, model.AppOA, "oA"); err != nil || !at.IsZero() {
+			t.Errorf("LastMessageAt(never) = %v, %v, want zero", at, err)
+		}
+		entries := []model.MessageLogEntry{
+			logEntry(model.AppOA, "oA", "text", "old", "k1", base),
+			logEntry(model.AppOA, "oA", "image", "", "k2", base.Add(time.Hour)),
+			logEntry(model.AppOA, "oA", "event", "", "k3", base.Add(2*time.Hour)), // events do not open the window
+			logEntry(model.AppMP, "oA", "text", "", "k4", base.Add(3*time.Hour)),
+		}
+		if err := ms.AppendMessages(ctx, entries); err != nil {
+			t.Fatal(err)
+		}
+		if at, err := ms.LastMessageAt(ctx, model.AppOA, "oA"); err != nil || !at.Equal(base.Add(time.Hour)) {
+			t.Errorf("LastMessageAt(oa, oA) = %v, %v, want %v", at, err, base.Add(time.Hour))
+		}
+		n, err := ms.DeleteMessagesBefore(ctx, base.Add(90*time.Minute))
+		if err != nil || n != 2 {
+			t.Errorf("DeleteMessagesBefore() = %d, %v, want 2", n, err)
+		}
+		left, _, err := ms.ListMessages(ctx, model.MessageLogFilter{}, model.Page{})
+		if err != nil || len(left) != 2 {
+			t.Errorf("after retention: %d entries, %v, want 2", len(left), err)
+		}
+		if n, err := ms.DeleteMessagesBefore(ctx, base); err != nil || n != 0 {
+			t.Errorf("DeleteMessagesBefore(nothing older) = %d, %v", n, err)
+		}
+	})
+}
