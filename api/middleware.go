@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,21 +26,22 @@ var errNotFound = model.Coded(model.ErrNotFound, "not_found", "内容不存在")
 
 const requestIDHeader = "X-Request-Id"
 
-type requestIDKey struct{}
-
 // requestID takes a well-formed X-Request-Id from the caller (a load
-// balancer) or makes one, and echoes it.
+// balancer) or makes one, and echoes it. Made ids are a random per-process
+// prefix and a counter: unique across copies, and no system call per
+// request (this runs on every request, probes included).
 func (s *server) requestID() gin.HandlerFunc {
+	var prefix [6]byte
+	_, _ = rand.Read(prefix[:])
+	pre := hex.EncodeToString(prefix[:]) + "-"
+	var n atomic.Uint64
 	return func(c *gin.Context) {
 		id := c.GetHeader(requestIDHeader)
 		if !validRequestID(id) {
-			b := make([]byte, 8)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
+			id = pre + strconv.FormatUint(n.Add(1), 36)
 		}
 		c.Set("request_id", id)
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
-		c.Header(requestIDHeader, id)
+		c.Writer.Header()[requestIDHeader] = []string{id}
 		c.Next()
 	}
 }
@@ -57,12 +59,6 @@ func validRequestID(id string) bool {
 }
 
 func requestID(c *gin.Context) string { return c.GetString("request_id") }
-
-// RequestID returns the request id carried in ctx, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
 
 // recovery turns a panic into a 500 envelope and a log line with the stack.
 func (s *server) recovery() gin.HandlerFunc {
@@ -98,7 +94,7 @@ func (s *server) observe() gin.HandlerFunc {
 		}
 		elapsed := time.Since(start)
 		code := c.Writer.Status()
-		s.metrics.duration.WithLabelValues(c.Request.Method, route, strconv.Itoa(code)).Observe(elapsed.Seconds())
+		s.metrics.duration.WithLabelValues(c.Request.Method, route, statusText(code)).Observe(elapsed.Seconds())
 		if code < 400 && quietRoutes[route] {
 			return // probes and scrapes: counted in the metric, not logged
 		}
@@ -111,6 +107,21 @@ func (s *server) observe() gin.HandlerFunc {
 			"elapsed_ms", float64(elapsed.Microseconds())/1000, "bytes", c.Writer.Size(),
 			"request_id", requestID(c))
 	}
+}
+
+// statusTexts holds "100".."599", so the metric labels cost no allocation.
+var statusTexts = func() (t [600]string) {
+	for i := 100; i < len(t); i++ {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+func statusText(code int) string {
+	if code >= 100 && code < len(statusTexts) {
+		return statusTexts[code]
+	}
+	return strconv.Itoa(code)
 }
 
 // quietRoutes are polled by load balancers and Prometheus every few
@@ -151,25 +162,32 @@ func (s *server) cors() gin.HandlerFunc {
 // a route's own chain can only make the limit smaller.) Engine middleware
 // runs after routing, so the route pattern is known here.
 func (s *server) bodyLimit() gin.HandlerFunc {
-	def := limitBody(s.BodyLimit)
 	return func(c *gin.Context) {
-		if n, ok := s.bodyLimits[c.Request.Method+" "+c.FullPath()]; ok {
-			limitBody(n)(c)
+		if c.Request.Body == nil || c.Request.Body == http.NoBody {
+			c.Next() // GET and friends: nothing to limit
 			return
 		}
-		def(c)
+		n := s.BodyLimit
+		if byPath, ok := s.bodyLimits[c.Request.Method]; ok {
+			if own, ok := byPath[c.FullPath()]; ok {
+				n = own
+			}
+		}
+		checkBody(c, n)
 	}
 }
 
 func limitBody(n int64) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if c.Request.ContentLength > n {
-			writeError(c, slog.New(slog.DiscardHandler), model.Coded(model.ErrTooLarge, "too_large", "请求内容太大"))
-			return
-		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
-		c.Next()
+	return func(c *gin.Context) { checkBody(c, n) }
+}
+
+func checkBody(c *gin.Context, n int64) {
+	if c.Request.ContentLength > n {
+		writeError(c, slog.New(slog.DiscardHandler), model.Coded(model.ErrTooLarge, "too_large", "请求内容太大"))
+		return
 	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+	c.Next()
 }
 
 // rateLimit limits requests per client IP per second across every copy

@@ -103,9 +103,9 @@ type server struct {
 	metrics *httpMetrics
 	limiter *ipLimiter
 	routes  []routeSpec
-	// bodyLimits are the routes ("METHOD /full/path") registered with
-	// HandleBody and their own body limit.
-	bodyLimits map[string]int64
+	// bodyLimits are the routes registered with HandleBody and their own
+	// body limit, by method and full path.
+	bodyLimits map[string]map[string]int64
 	callbacks  *callbacks // api/wechat.go; nil without a Gateway
 }
 
@@ -143,7 +143,7 @@ func NewServer(d Deps) (*Server, error) {
 		d.ScrubJobError = func(s string) string { return s }
 	}
 	s := &server{Deps: d, log: d.Logger, metrics: m, limiter: newIPLimiter(d.Redis, d.RatePerIP, d.Logger),
-		bodyLimits: map[string]int64{}}
+		bodyLimits: map[string]map[string]int64{}}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -196,7 +196,10 @@ func (rt *Router) Handle(method, path, summary string, h ...gin.HandlerFunc) {
 // and callbacks. Like the server's limit, it is checked before the group's
 // middleware (rate limits, authentication) runs.
 func (rt *Router) HandleBody(method, path, summary string, limit int64, h ...gin.HandlerFunc) {
-	rt.s.bodyLimits[method+" "+rt.prefix+path] = limit
+	if rt.s.bodyLimits[method] == nil {
+		rt.s.bodyLimits[method] = map[string]int64{}
+	}
+	rt.s.bodyLimits[method][rt.prefix+path] = limit
 	rt.Handle(method, path, summary, h...)
 }
 
