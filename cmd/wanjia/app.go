@@ -261,7 +261,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	a.gateway, err = gateway.New(gateway.Deps{
 		Rules: store.NewReplyRules(db), Settings: store.NewGatewaySettings(db), Followers: followers,
 		Menus: store.NewMenus(db), Results: store.NewResults(db), Staff: store.NewStaff(db), Tx: db, Audit: accounts,
-		Jobs: adapters.NewJobs(a.jobs), Versions: adapters.NewVersions(rdb), OA: adapters.NewOA(wx),
+		Jobs: adapters.NewJobs(a.jobs), Versions: adapters.NewVersions(rdb), OA: adapters.NewOA(wx), MPCustomer: adapters.NewMP(wx),
 		Notifier: notices, Consents: notices, Templates: notices, Logger: log, Registerer: reg,
 	})
 	if err != nil {

@@ -137,7 +137,59 @@ func (s *Service) crisisMessage(ctx context.Context, m model.InboundMessage) *mo
 	if m.App == model.AppOA {
 		s.touch(ctx, m.FromUser, m.CreateTime)
 	}
+	if m.App == model.AppMP && m.FromUser != "" {
+		s.queueCrisisReplyMP(ctx, m.FromUser, key)
+	}
 	return &model.Reply{Kind: model.ReplyText, Text: s.d.CrisisReply}
+}
+
+// crisisReplyTask is the payload of TaskCrisisReplyMP: whom to answer, not
+// what she wrote.
+type crisisReplyTask struct {
+	OpenID string `json:"openid"`
+	Key    string `json:"key"`
+}
+
+// queueCrisisReplyMP queues the guidance for a Mini Program user (once per
+// message), or sends it directly when the queue is down.
+func (s *Service) queueCrisisReplyMP(ctx context.Context, openID, key string) {
+	if s.d.MPCustomer == nil {
+		s.log.ErrorContext(ctx, "gateway: no Mini Program customer-service sender; crisis guidance not sent", "dedupe_key", key)
+		return
+	}
+	t := crisisReplyTask{OpenID: openID, Key: key}
+	payload, err := json.Marshal(t)
+	if err == nil {
+		err = s.d.Jobs.Enqueue(ctx, TaskCrisisReplyMP, payload, "crisis-reply:"+key)
+	}
+	if err == nil {
+		return
+	}
+	s.log.ErrorContext(ctx, "gateway: crisis reply not queued; sending directly", "dedupe_key", key, "err", err)
+	s.fallback.Add(1)
+	go func() {
+		defer s.fallback.Done()
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fallbackAlertTimeout)
+		defer cancel()
+		if err := s.d.MPCustomer.SendMPText(actx, t.OpenID, s.d.CrisisReply); err != nil {
+			s.log.ErrorContext(actx, "gateway: direct crisis reply failed", "dedupe_key", key, "err", err)
+		}
+	}()
+}
+
+// runCrisisReplyMP is the handler of TaskCrisisReplyMP.
+func (s *Service) runCrisisReplyMP(ctx context.Context, payload []byte) error {
+	var t crisisReplyTask
+	if err := json.Unmarshal(payload, &t); err != nil || t.OpenID == "" {
+		return fmt.Errorf("%w: crisis reply", ErrBadPayload)
+	}
+	if s.d.MPCustomer == nil {
+		return fmt.Errorf("crisis reply: no Mini Program customer-service sender")
+	}
+	if err := s.d.MPCustomer.SendMPText(ctx, t.OpenID, s.d.CrisisReply); err != nil {
+		return fmt.Errorf("crisis reply: %w", err)
+	}
+	return nil
 }
 
 // runCrisisAlert is the handler of TaskCrisisAlert.

@@ -98,6 +98,12 @@ type FollowerInfo struct {
 	Subscribed bool
 }
 
+// MPCustomer sends a customer-service text message to a Mini Program user
+// (within 48 h of her message; adapters.MP over wechat.Client).
+type MPCustomer interface {
+	SendMPText(ctx context.Context, openID, text string) error
+}
+
 // OA is what the gateway needs from the Official Account's API
 // (adapters.OA over wechat.Client). Errors are model kinds (wechat.Translate).
 type OA interface {
@@ -157,9 +163,13 @@ type Deps struct {
 	Jobs      Enqueuer
 	Versions  Versions
 	OA        OA
-	Notifier  Notifier
-	Consents  ConsentRecorder
-	Templates TemplateResults
+	// MPCustomer sends Mini Program customer-service messages: the crisis
+	// guidance reaches a Mini Program user this way. Nil logs an error
+	// instead (the staff alert still goes out).
+	MPCustomer MPCustomer
+	Notifier   Notifier
+	Consents   ConsentRecorder
+	Templates  TemplateResults
 
 	Logger     *slog.Logger          // nil discards
 	Registerer prometheus.Registerer // receives wanjia_crisis_messages_total; nil records nothing

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -544,4 +545,46 @@ func (r ruleStoreFunc) ListReplyRules(ctx context.Context) ([]model.ReplyRule, e
 		return nil, errBoom
 	}
 	return r.ReplyRuleStore.ListReplyRules(ctx)
+}
+
+// fakeMP records customer-service messages.
+type fakeMP struct {
+	mu   sync.Mutex
+	sent []string // openid + "|" + text
+}
+
+func (f *fakeMP) SendMPText(_ context.Context, openID, text string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, openID+"|"+text)
+	return nil
+}
+
+// TestMiniProgramCrisisGetsGuidance: the MP push takes no passive reply,
+// so the crisis guidance goes out as a customer-service message, once per
+// message however often WeChat retries.
+func TestMiniProgramCrisisGetsGuidance(t *testing.T) {
+	e := mustEnv(t)
+	mp := &fakeMP{}
+	svc := e.newService(t, func(d *gateway.Deps) { d.MPCustomer = mp })
+	m := model.InboundMessage{App: model.AppMP, FromUser: "oMPuser", MsgType: "text", MsgID: "mp-crisis-1",
+		Content: "救命", CreateTime: t0}
+	mustHandle(t, svc, m)
+	mustHandle(t, svc, m) // WeChat's retry
+	tasks := e.jobs.ofType(gateway.TaskCrisisReplyMP)
+	if len(tasks) != 1 {
+		t.Fatalf("crisis reply tasks = %d, want 1 (one per message)", len(tasks))
+	}
+	if err := e.runTask(t, svc, tasks[0]); err != nil {
+		t.Fatalf("crisis reply task = %v", err)
+	}
+	want := []string{"oMPuser|" + gateway.DefaultCrisisReply}
+	if diff := cmp.Diff(want, mp.sent); diff != "" {
+		t.Errorf("customer-service messages (-want +got):\n%s", diff)
+	}
+	// An OA crisis message is answered passively: no customer-service task.
+	mustHandle(t, svc, text("oOA", "救命", "oa-crisis-1"))
+	if n := len(e.jobs.ofType(gateway.TaskCrisisReplyMP)); n != 1 {
+		t.Errorf("crisis reply tasks after an OA message = %d, want still 1", n)
+	}
 }

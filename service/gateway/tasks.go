@@ -18,6 +18,10 @@ const (
 	TaskFollowerSync = "gateway:follower_sync"
 	// TaskResult hands a recorded result to the result sinks.
 	TaskResult = "gateway:result"
+	// TaskCrisisReplyMP sends the crisis guidance to a Mini Program user
+	// as a customer-service message (the MP's message push takes no
+	// passive reply). Give it the fastest queue.
+	TaskCrisisReplyMP = "gateway:crisis_reply_mp"
 )
 
 // ErrBadPayload marks a task whose payload cannot be read: retrying cannot
@@ -37,9 +41,10 @@ type resultTask struct {
 // Handlers are idempotent; an error retries the task.
 func (s *Service) Tasks() map[string]func(ctx context.Context, payload []byte) error {
 	return map[string]func(ctx context.Context, payload []byte) error{
-		TaskCrisisAlert:  s.runCrisisAlert,
-		TaskFollowerSync: s.runFollowerSync,
-		TaskResult:       s.runResult,
+		TaskCrisisAlert:   s.runCrisisAlert,
+		TaskFollowerSync:  s.runFollowerSync,
+		TaskResult:        s.runResult,
+		TaskCrisisReplyMP: s.runCrisisReplyMP,
 	}
 }
 

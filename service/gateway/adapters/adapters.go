@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/silenceper/wechat/v2/miniprogram/message"
 
 	"wanjia/job"
 	"wanjia/model"
@@ -48,6 +49,27 @@ func (o OA) PublishMenu(ctx context.Context, buttons []model.MenuButton) error {
 				fmt.Sprintf("微信拒绝了此菜单（错误码 %d），请检查按钮的名称、类型和链接", code))
 		}
 		return wechat.Translate(err)
+	}
+	return nil
+}
+
+// MP is gateway.MPCustomer over the Mini Program of a wechat.Client.
+type MP struct{ c *wechat.Client }
+
+var _ gateway.MPCustomer = MP{}
+
+// NewMP returns the adapter over c.
+func NewMP(c *wechat.Client) MP { return MP{c: c} }
+
+// SendMPText sends a customer-service text message (message/custom/send)
+// through the app's token service; errors are translated to model kinds.
+func (m MP) SendMPText(ctx context.Context, openID, text string) error {
+	cs := m.c.MP().GetCustomerMessage()
+	err := m.c.Tokens(m.c.MPAppID()).Do(ctx, func(string) error {
+		return cs.Send(message.NewCustomerTextMessage(openID, text))
+	})
+	if err != nil {
+		return wechat.Translate(fmt.Errorf("mp custom send: %w", err))
 	}
 	return nil
 }
@@ -139,7 +161,7 @@ const CrisisQueue = "critical"
 func Register(r *job.Runner, g *gateway.Service) {
 	for typ, h := range g.Tasks() {
 		var opts []job.HandlerOption
-		if typ == gateway.TaskCrisisAlert {
+		if typ == gateway.TaskCrisisAlert || typ == gateway.TaskCrisisReplyMP {
 			opts = append(opts, job.Queue(CrisisQueue))
 		}
 		r.Handle(typ, permanentBadPayload(h), opts...)

@@ -223,3 +223,31 @@ func TestCrisisAlertThroughTheJobRunner(t *testing.T) {
 		t.Errorf("alerts = %+v, want one urgent crisis alert to staff %d", n.got, cw.ID)
 	}
 }
+
+func TestMPSendText(t *testing.T) {
+	_, rdb := mustRedis(t)
+	c, err := wechat.New(wechat.Config{
+		OA: wechat.App{AppID: oaApp, Secret: oaSecret}, MP: wechat.App{AppID: mpApp, Secret: mpSecret},
+	}, wechat.Deps{Redis: rdb, HTTP: util.DefaultHTTPClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := adapters.NewMP(c)
+	sim.AddUser(wxsim.User{AppID: mpApp, OpenID: "oMPCrisis1"})
+	if err := mp.SendMPText(context.Background(), "oMPCrisis1", "请拨打110"); err != nil {
+		t.Fatalf("SendMPText() = %v", err)
+	}
+	var found bool
+	for _, m := range sim.Sent(wxsim.KindCustom) {
+		if m.AppID == mpApp && m.ToUser == "oMPCrisis1" && m.Content == "请拨打110" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the simulator got no customer-service message for oMPCrisis1: %+v", sim.Sent(wxsim.KindCustom))
+	}
+	sim.Fail("/cgi-bin/message/custom/send", 45015, 1)
+	if err := mp.SendMPText(context.Background(), "oMPCrisis1", "x"); !errors.Is(err, model.ErrUpstream) {
+		t.Errorf("SendMPText() outside the window = %v, want ErrUpstream", err)
+	}
+}
