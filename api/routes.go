@@ -78,6 +78,8 @@ func (s *server) addRoutes(r *Router) {
 
 	s.addNotifyRoutes(api) // api/notify.go: consents, pushes, deliveries, notification templates, alerts
 
+	s.addFairRoutes(api) // api/fairs.go: job fairs, signups, tickets, check-in, exports, figures
+
 	for _, extra := range s.Extra {
 		extra(r)
 	}

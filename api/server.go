@@ -91,6 +91,11 @@ type Deps struct {
 	// (notify.Service); nil, or a nil Accounts, leaves them out.
 	Notify Notifications
 
+	// Fairs serves the job fairs' routes: /api/mp/fairs, /signups, /me/signups
+	// and /api/admin/fairs, /checkins, /signups/:id/placement (fairs.Service);
+	// nil, or a nil Accounts, leaves them out.
+	Fairs Fairs
+
 	// Extra registers routes of areas that are wired outside this package
 	// (for example the WeChat callback gateway); nil for none.
 	Extra []func(r *Router)

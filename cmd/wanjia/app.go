@@ -21,6 +21,7 @@ import (
 	"wanjia/config"
 	"wanjia/job"
 	"wanjia/service/auth"
+	"wanjia/service/fairs"
 	"wanjia/service/gateway"
 	"wanjia/service/gateway/adapters"
 	"wanjia/service/jobs"
@@ -269,6 +270,14 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	}
 	adapters.Register(a.jobs, a.gateway)
 
+	// Job fairs: signups, waitlist promotion, reminders, check-in.
+	fairSvc, err := fairs.New(fairs.Deps{Store: store.NewFairs(db), Notifier: notices, Audit: accounts, Keys: keys, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	fairs.Register(a.jobs, fairSvc)
+	a.gateway.RegisterProvider("fairs", fairSvc.Reply)
+
 	srv, err := api.NewServer(api.Deps{
 		Logger: log, Registry: reg, Version: versionString(),
 		DB: db, Redis: rdb,
@@ -286,6 +295,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		MessageLog:     msgs,
 		Messages:       msgs,
 		Notify:         notices,
+		Fairs:          fairSvc,
 	})
 	if err != nil {
 		return nil, nil, err
