@@ -207,15 +207,7 @@ func (n *Notify) ListTemplates(ctx context.Context) ([]model.NotifyTemplate, err
 	if err := n.db.conn(ctx).Order("topic").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list templates: %w", TranslateError(err))
 	}
-	out := make([]model.NotifyTemplate, 0, len(rows))
-	for _, r := range rows {
-		t, err := r.toModel()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return toModels[model.NotifyTemplate](rows)
 }
 
 // TemplateByTopic returns the topic's template or ErrNotFound.
@@ -458,13 +450,9 @@ func (n *Notify) ListDeliveries(ctx context.Context, f model.DeliveryFilter, p m
 		return nil, "", fmt.Errorf("list deliveries: %w", TranslateError(err))
 	}
 	rows, next := cutPage(rows, size, func(r deliveryRow) int64 { return r.ID })
-	out := make([]model.Delivery, 0, len(rows))
-	for _, r := range rows {
-		d, err := r.toModel()
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, d)
+	out, err := toModels[model.Delivery](rows)
+	if err != nil {
+		return nil, "", err
 	}
 	return out, next, nil
 }
@@ -560,15 +548,7 @@ func (n *Notify) DeliveriesToSweep(ctx context.Context, staleBefore time.Time, l
 	if err != nil {
 		return nil, fmt.Errorf("deliveries to sweep: %w", TranslateError(err))
 	}
-	out := make([]model.Delivery, 0, len(rows))
-	for _, r := range rows {
-		d, err := r.toModel()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, nil
+	return toModels[model.Delivery](rows)
 }
 
 // SetDeliveryResultByMsgID records WeChat's asynchronous result.
@@ -721,13 +701,9 @@ func (n *Notify) ListAlerts(ctx context.Context, staffID int64, unreadOnly bool,
 		return nil, "", fmt.Errorf("list alerts: %w", TranslateError(err))
 	}
 	rows, next := cutPage(rows, size, func(r staffAlertRow) int64 { return r.ID })
-	out := make([]model.StaffAlert, 0, len(rows))
-	for _, r := range rows {
-		a, err := r.toModel()
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a)
+	out, err := toModels[model.StaffAlert](rows)
+	if err != nil {
+		return nil, "", err
 	}
 	return out, next, nil
 }

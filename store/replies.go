@@ -188,15 +188,7 @@ func (rs *ReplyRules) ListReplyRules(ctx context.Context) ([]model.ReplyRule, er
 	if err := rs.db.conn(ctx).Order("id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list reply rules: %w", TranslateError(err))
 	}
-	out := make([]model.ReplyRule, 0, len(rows))
-	for _, r := range rows {
-		m, err := r.toModel()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return toModels[model.ReplyRule](rows)
 }
 
 // ReplyRule returns the rule or ErrNotFound.

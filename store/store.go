@@ -274,3 +274,17 @@ func statementShape(sql string) string {
 	}
 	return sql
 }
+
+// toModels converts rows with their toModel method, stopping at the first
+// row that cannot be converted.
+func toModels[M any, R interface{ toModel() (M, error) }](rows []R) ([]M, error) {
+	out := make([]M, 0, len(rows))
+	for _, r := range rows {
+		m, err := r.toModel()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
