@@ -98,10 +98,31 @@ func (r signupRow) toModel() model.Signup {
 }
 
 // Fairs stores job fairs, positions and signups.
-type Fairs struct{ db *DB }
+type Fairs struct {
+	db   *DB
+	line LineCounter // nil: every place in line is counted
+}
+
+// LineCounter keeps each fair's waitlist length outside the database
+// (cache.Lines), so joining the line costs O(1). Join returns the new
+// length, or 0 when it does not know it; the store then counts and calls
+// Reset.
+type LineCounter interface {
+	Join(ctx context.Context, fairID int64) (int64, error)
+	Leave(ctx context.Context, fairID int64, n int) error
+	Reset(ctx context.Context, fairID int64, count func(context.Context) (int64, error)) error
+}
 
 // NewFairs returns the fair store on db.
 func NewFairs(db *DB) *Fairs { return &Fairs{db: db} }
+
+// WithLine makes fs learn a new waitlisted signup's place from c instead
+// of counting the line. Places read later (SignupByID, lists) are always
+// counted.
+func (fs *Fairs) WithLine(c LineCounter) *Fairs {
+	fs.line = c
+	return fs
+}
 
 // CreateFair inserts f (without positions) and returns it with its id.
 func (fs *Fairs) CreateFair(ctx context.Context, f model.Fair) (model.Fair, error) {
@@ -112,6 +133,11 @@ func (fs *Fairs) CreateFair(ctx context.Context, f model.Fair) (model.Fair, erro
 	}
 	if err := fs.db.conn(ctx).Create(&row).Error; err != nil {
 		return model.Fair{}, TranslateError(err)
+	}
+	if fs.line != nil && !InTx(ctx) {
+		// The line starts empty and known, so a burst of signups that
+		// fills the fair never has to count it.
+		_ = fs.line.Reset(ctx, row.ID, func(context.Context) (int64, error) { return 0, nil })
 	}
 	return row.toModel(), nil
 }
@@ -220,9 +246,7 @@ func (fs *Fairs) SignUp(ctx context.Context, s model.Signup, now time.Time, offe
 	if err != nil || out.Status != model.SignupWaitlisted {
 		return out, nil, err
 	}
-	// The place in line, after the commit: every signup with a lower id
-	// that has committed by now counts.
-	if out.WaitlistPosition, err = fs.placeInLine(ctx, out); err != nil {
+	if out.WaitlistPosition, err = fs.joinLine(ctx, out); err != nil {
 		return out, nil, err
 	}
 	if out.WaitlistPosition != 1 {
@@ -312,6 +336,45 @@ func (fs *Fairs) takeSeat(ctx context.Context, fairID, positionID int64) (bool, 
 	return true, nil
 }
 
+// joinLine is the place in line of a signup that has just been
+// waitlisted: the line's length now, as it is the last in line. From the
+// line counter when there is one and it knows; else counted after the
+// commit (every signup with a lower id that has committed by now counts),
+// and the counter reset to that count.
+func (fs *Fairs) joinLine(ctx context.Context, s model.Signup) (int, error) {
+	if fs.line != nil {
+		if n, err := fs.line.Join(ctx, s.FairID); err == nil && n > 0 {
+			return int(n), nil
+		}
+	}
+	p, err := fs.placeInLine(ctx, s)
+	if err == nil && fs.line != nil {
+		// A Redis failure only costs the next signup a count.
+		_ = fs.line.Reset(ctx, s.FairID, func(ctx context.Context) (int64, error) {
+			var n int64
+			err := fs.db.conn(ctx).Model(&signupRow{}).
+				Where("fair_id = ? AND status = ?", s.FairID, string(model.SignupWaitlisted)).Count(&n).Error
+			return n, err
+		})
+	}
+	return p, err
+}
+
+// leftLine tells the line counter that n people left fairID's line.
+func (fs *Fairs) leftLine(ctx context.Context, fairID int64, n int) {
+	if fs.line != nil && n > 0 {
+		_ = fs.line.Leave(ctx, fairID, n) // a lost decrement lasts until the key expires
+	}
+}
+
+// leftLineByPromotion tells the line counter about promotions (each one
+// left the waitlist).
+func (fs *Fairs) leftLineByPromotion(ctx context.Context, promos ...model.Promotion) {
+	for _, p := range promos {
+		fs.leftLine(ctx, p.Fair.ID, 1)
+	}
+}
+
 // placeInLine is the 1-based place of a waitlisted signup: the line is
 // ordered by signup id.
 func (fs *Fairs) placeInLine(ctx context.Context, s model.Signup) (int, error) {
@@ -343,6 +406,7 @@ func (fs *Fairs) fillFair(ctx context.Context, fairID int64, now time.Time, ttl 
 		if err != nil || promo == nil {
 			return out, err
 		}
+		fs.leftLineByPromotion(ctx, *promo)
 		out = append(out, *promo)
 	}
 }
@@ -442,8 +506,9 @@ func (fs *Fairs) releaseSeat(ctx context.Context, r signupRow) error {
 func (fs *Fairs) CancelSignup(ctx context.Context, id, userID int64, now time.Time, offerTTL time.Duration) (model.Signup, *model.Promotion, error) {
 	var out model.Signup
 	var promo *model.Promotion
+	var wasWaiting bool
 	err := fs.retry(ctx, func(ctx context.Context) error {
-		out, promo = model.Signup{}, nil
+		out, promo, wasWaiting = model.Signup{}, nil, false
 		return fs.db.WithTx(ctx, func(ctx context.Context) error {
 			row, err := fs.lockSignup(ctx, id)
 			if err != nil {
@@ -466,6 +531,7 @@ func (fs *Fairs) CancelSignup(ctx context.Context, id, userID int64, now time.Ti
 			row.Status = string(model.SignupCancelled)
 			out = row.toModel()
 			if !st.HoldsSeat() {
+				wasWaiting = st == model.SignupWaitlisted
 				return nil
 			}
 			if err := fs.releaseSeat(ctx, row); err != nil {
@@ -475,6 +541,14 @@ func (fs *Fairs) CancelSignup(ctx context.Context, id, userID int64, now time.Ti
 			return err
 		})
 	})
+	if err == nil {
+		if wasWaiting {
+			fs.leftLine(ctx, out.FairID, 1)
+		}
+		if promo != nil {
+			fs.leftLineByPromotion(ctx, *promo)
+		}
+	}
 	return out, promo, err
 }
 
@@ -584,6 +658,7 @@ func (fs *Fairs) ExpireOffers(ctx context.Context, now time.Time, ttl time.Durat
 			return out, err
 		}
 		if promo != nil {
+			fs.leftLineByPromotion(ctx, *promo)
 			out = append(out, *promo)
 		}
 	}

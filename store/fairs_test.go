@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+
+	"wanjia/cache"
 
 	"wanjia/model"
 	"wanjia/store"
@@ -47,9 +51,27 @@ func mustSignUp(tb testing.TB, fs *store.Fairs, f model.Fair, pos int, user int6
 	return s
 }
 
+// newLines returns waitlist counters on a fresh embedded Redis.
+func newLines(tb testing.TB) (*cache.Lines, *miniredis.Miniredis) {
+	tb.Helper()
+	mr := miniredis.RunT(tb)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	tb.Cleanup(func() { _ = rdb.Close() })
+	return cache.NewLines(rdb, time.Minute), mr
+}
+
 func TestSignUpNeverOversells(t *testing.T) {
+	t.Run("counted", func(t *testing.T) { testSignUpNeverOversells(t, false) })
+	t.Run("line counter", func(t *testing.T) { testSignUpNeverOversells(t, true) })
+}
+
+func testSignUpNeverOversells(t *testing.T, withLine bool) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		fs := store.NewFairs(db)
+		if withLine {
+			lines, _ := newLines(t)
+			fs.WithLine(lines)
+		}
 		f := mustFair(t, fs, 100, 100)
 		const n = 2000
 		results := make([]model.Signup, n)
@@ -92,6 +114,17 @@ func TestSignUpNeverOversells(t *testing.T) {
 		}
 		if len(places) != 1900 {
 			t.Errorf("distinct waitlist places = %d, want 1900", len(places))
+		}
+		if withLine { // the counter was set at creation: each signup got its own place
+			told := map[int]bool{}
+			for _, r := range results {
+				if r.Status == model.SignupWaitlisted {
+					told[r.WaitlistPosition] = true
+				}
+			}
+			if len(told) != 1900 {
+				t.Errorf("distinct places told at signup = %d, want 1900", len(told))
+			}
 		}
 		got, err := fs.FairByID(context.Background(), f.ID)
 		if err != nil {
@@ -215,6 +248,55 @@ func TestCancelPromoteChain(t *testing.T) {
 		fair, err := fs.FairByID(ctx, f.ID)
 		if err != nil || fair.SeatsTaken != 0 || fair.Positions[0].SeatsTaken != 0 {
 			t.Fatalf("FairByID() seats = %d/%d, %v, want 0/0", fair.SeatsTaken, fair.Positions[0].SeatsTaken, err)
+		}
+	})
+}
+
+// The line counter gives the place a signup had when it joined, and agrees
+// with the counted place through departures, a Redis flush and expiry.
+func TestLineCounterPlaces(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		lines, mr := newLines(t)
+		fs := store.NewFairs(db).WithLine(lines)
+		ctx := context.Background()
+		now := fairT0.Add(-48 * time.Hour)
+		const ttl = 24 * time.Hour
+		f := mustFair(t, fs, 1, 1)
+		a := mustSignUp(t, fs, f, 0, 1) // confirmed
+		var line []model.Signup
+		for u := int64(2); u <= 4; u++ {
+			line = append(line, mustSignUp(t, fs, f, 0, u))
+		}
+		for i, s := range line {
+			if s.WaitlistPosition != i+1 {
+				t.Fatalf("signup of user %d place = %d, want %d", s.UserID, s.WaitlistPosition, i+1)
+			}
+		}
+		// Someone in the middle leaves; the head is promoted: two fewer in line.
+		if _, _, err := fs.CancelSignup(ctx, line[1].ID, line[1].UserID, now, ttl); err != nil {
+			t.Fatalf("CancelSignup(waitlisted) = %v", err)
+		}
+		if _, promo, err := fs.CancelSignup(ctx, a.ID, a.UserID, now, ttl); err != nil || promo == nil {
+			t.Fatalf("CancelSignup(confirmed) = %+v, %v, want a promotion", promo, err)
+		}
+		if s := mustSignUp(t, fs, f, 0, 5); s.WaitlistPosition != 2 {
+			t.Fatalf("place after two left = %d, want 2 (user 4, then 5)", s.WaitlistPosition)
+		}
+		// Redis loses everything: the next signup counts the line.
+		mr.FlushAll()
+		if s := mustSignUp(t, fs, f, 0, 6); s.WaitlistPosition != 3 {
+			t.Fatalf("place after a flush = %d, want 3", s.WaitlistPosition)
+		}
+		if s := mustSignUp(t, fs, f, 0, 7); s.WaitlistPosition != 4 {
+			t.Fatalf("place after the rebuild = %d, want 4", s.WaitlistPosition)
+		}
+		// A drifted counter is corrected when its key expires.
+		if err := lines.Leave(ctx, f.ID, 3); err != nil {
+			t.Fatal(err)
+		}
+		mr.FastForward(2 * time.Minute)
+		if s := mustSignUp(t, fs, f, 0, 8); s.WaitlistPosition != 5 {
+			t.Fatalf("place after expiry = %d, want 5", s.WaitlistPosition)
 		}
 	})
 }

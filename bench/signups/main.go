@@ -8,7 +8,8 @@
 // latencies, then checks that nothing was oversold: exactly SEATS
 // confirmed, the rest waitlisted with distinct places 1..N-SEATS, and the
 // seat counters equal to the confirmed rows. The HTTP layer is not part of
-// the measurement. See bench/README.md.
+// the measurement. The waitlist counters live in an embedded Redis by
+// default (-redis). See bench/README.md.
 package main
 
 import (
@@ -32,8 +33,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	_ "github.com/go-sql-driver/mysql" // to create the throw-away database
+	"github.com/redis/go-redis/v9"
 
+	"wanjia/cache"
 	"wanjia/model"
 	"wanjia/service/fairs"
 	"wanjia/service/protect"
@@ -58,6 +62,7 @@ type options struct {
 	workers   int
 	target    float64
 	cpuprof   string
+	redis     string
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -72,6 +77,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.workers, "workers", 8, "concurrent signups in flight (and the pool size)")
 	fs.Float64Var(&o.target, "target", 2000, "signups/s to reach")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the burst to this file")
+	fs.StringVar(&o.redis, "redis", "embedded", "where the waitlist counters live: embedded (miniredis), a redis:// URL, or none (count the line)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -115,6 +121,26 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	st := store.NewFairs(db)
+	switch o.redis {
+	case "none":
+	case "embedded":
+		mr := miniredis.NewMiniRedis()
+		if err := mr.Start(); err != nil {
+			return err
+		}
+		defer mr.Close()
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		defer rdb.Close()
+		st.WithLine(cache.NewLines(rdb, 0))
+	default:
+		ro, err := redis.ParseURL(o.redis)
+		if err != nil {
+			return fmt.Errorf("-redis: %w", err)
+		}
+		rdb := redis.NewClient(ro)
+		defer rdb.Close()
+		st.WithLine(cache.NewLines(rdb, 0))
+	}
 	now := time.Now()
 	svc, err := fairs.New(fairs.Deps{Store: st, Notifier: nopNotifier{}, Audit: nopAudit{}, Keys: keys, Now: func() time.Time { return now }})
 	if err != nil {
@@ -134,8 +160,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		posIDs = append(posIDs, p.ID)
 	}
-	fmt.Fprintf(out, "%s: %d signups from distinct users, %d workers, fair of %d seats over %d positions\n",
-		o.driver, o.n, o.workers, o.seats, o.positions)
+	fmt.Fprintf(out, "%s (line counters: %s): %d signups from distinct users, %d workers, fair of %d seats over %d positions\n",
+		o.driver, o.redis, o.n, o.workers, o.seats, o.positions)
 
 	results := make([]model.Signup, o.n)
 	lat := make([]time.Duration, o.n)

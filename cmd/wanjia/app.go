@@ -271,7 +271,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	adapters.Register(a.jobs, a.gateway)
 
 	// Job fairs: signups, waitlist promotion, reminders, check-in.
-	fairSvc, err := fairs.New(fairs.Deps{Store: store.NewFairs(db), Notifier: notices, Audit: accounts, Keys: keys, Logger: log})
+	fairSvc, err := fairs.New(fairs.Deps{Store: store.NewFairs(db).WithLine(cache.NewLines(rdb, 0)), Notifier: notices, Audit: accounts, Keys: keys, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
