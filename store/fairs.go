@@ -17,6 +17,23 @@ func migrateFairs(tx *gorm.DB) error {
 	return tx.AutoMigrate(&fairRow{}, &positionRow{}, &signupRow{})
 }
 
+// migrateFairsResignup (step 0011) lets a person who cancelled, or whose
+// offer lapsed, sign up for the same fair again: the unique index on
+// (fair_id, user_id) becomes one on (fair_id, user_id, retired).
+func migrateFairsResignup(tx *gorm.DB) error {
+	if err := tx.AutoMigrate(&signupRow{}); err != nil {
+		return err
+	}
+	if err := tx.Model(&signupRow{}).Where("status IN ? AND retired = 0",
+		[]string{string(model.SignupCancelled), string(model.SignupExpired)}).Update("retired", gorm.Expr("id")).Error; err != nil {
+		return err
+	}
+	if m := tx.Migrator(); m.HasIndex(&signupRow{}, "ux_fair_signups_user") {
+		return m.DropIndex(&signupRow{}, "ux_fair_signups_user")
+	}
+	return nil
+}
+
 // fairRow is a job fair. seats_taken is only ever changed by conditional
 // UPDATEs (seats_taken < capacity) in the transaction that inserts or
 // changes the signup, so it never exceeds capacity.
@@ -68,13 +85,16 @@ func (r positionRow) toModel() model.Position {
 	}
 }
 
-// signupRow is one person's signup; ux_fair_signups_user makes it one per
-// person per fair. ix_fair_signups_line serves the waitlist (fair, status,
-// id); ix_fair_signups_offer the offer-expiry sweep.
+// signupRow is one person's signup; ux_fair_signups_active makes it one
+// active signup per person per fair: Retired is 0 while the signup is
+// active and its own id once it is cancelled or expired, so she can sign
+// up again. ix_fair_signups_line serves the waitlist (fair, status, id);
+// ix_fair_signups_offer the offer-expiry sweep.
 type signupRow struct {
 	ID             int64      `gorm:"primaryKey"`
-	FairID         int64      `gorm:"not null;uniqueIndex:ux_fair_signups_user,priority:1;index:ix_fair_signups_line,priority:1"`
-	UserID         int64      `gorm:"not null;uniqueIndex:ux_fair_signups_user,priority:2;index:ix_fair_signups_mine"`
+	FairID         int64      `gorm:"not null;uniqueIndex:ux_fair_signups_active,priority:1;index:ix_fair_signups_line,priority:1"`
+	UserID         int64      `gorm:"not null;uniqueIndex:ux_fair_signups_active,priority:2;index:ix_fair_signups_mine"`
+	Retired        int64      `gorm:"not null;default:0;uniqueIndex:ux_fair_signups_active,priority:3"`
 	PositionID     int64      `gorm:"not null;index:ix_fair_signups_position"`
 	Name           string     `gorm:"size:64;not null"`
 	PhoneSealed    string     `gorm:"size:255;not null"`
@@ -525,7 +545,7 @@ func (fs *Fairs) CancelSignup(ctx context.Context, id, userID int64, now time.Ti
 				return model.Coded(model.ErrConflict, "checked_in", "已签到，无法取消")
 			}
 			if err := fs.db.conn(ctx).Model(&signupRow{}).Where("id = ?", id).
-				Updates(map[string]any{"status": string(model.SignupCancelled), "updated_at": dbTime(now)}).Error; err != nil {
+				Updates(map[string]any{"status": string(model.SignupCancelled), "retired": id, "updated_at": dbTime(now)}).Error; err != nil {
 				return err
 			}
 			row.Status = string(model.SignupCancelled)
@@ -644,7 +664,7 @@ func (fs *Fairs) ExpireOffers(ctx context.Context, now time.Time, ttl time.Durat
 					return nil // confirmed or cancelled meanwhile
 				}
 				if err := fs.db.conn(ctx).Model(&signupRow{}).Where("id = ?", id).
-					Updates(map[string]any{"status": string(model.SignupExpired), "updated_at": dbTime(now)}).Error; err != nil {
+					Updates(map[string]any{"status": string(model.SignupExpired), "retired": id, "updated_at": dbTime(now)}).Error; err != nil {
 					return err
 				}
 				if err := fs.releaseSeat(ctx, row); err != nil {

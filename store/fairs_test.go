@@ -249,6 +249,17 @@ func TestCancelPromoteChain(t *testing.T) {
 		if err != nil || fair.SeatsTaken != 0 || fair.Positions[0].SeatsTaken != 0 {
 			t.Fatalf("FairByID() seats = %d/%d, %v, want 0/0", fair.SeatsTaken, fair.Positions[0].SeatsTaken, err)
 		}
+		// Who cancelled (a) or let an offer lapse (b) may sign up again, once.
+		for _, s := range []model.Signup{a, b} {
+			again := mustSignUp(t, fs, f, 0, s.UserID)
+			if again.ID == s.ID || again.Status == model.SignupCancelled {
+				t.Fatalf("signing up again after %d = %+v, want a new signup", s.ID, again)
+			}
+			if _, _, err := fs.SignUp(ctx, model.Signup{FairID: f.ID, PositionID: f.Positions[0].ID, UserID: s.UserID, Name: "王芳", PhoneSealed: "x"},
+				now, ttl); !errors.Is(err, model.ErrConflict) {
+				t.Fatalf("a second active signup = %v, want %v", err, model.ErrConflict)
+			}
+		}
 	})
 }
 
@@ -417,6 +428,48 @@ func TestFillFreeSeats(t *testing.T) {
 		}
 		if e.Status != model.SignupConfirmed && (promo == nil || promo.Signup.ID != e.ID) {
 			t.Fatalf("SignUp(e) = %v, %+v, want a seat", e.Status, promo)
+		}
+	})
+}
+
+// TestMigrateFairsResignup: step 0011 turns a database of step 0006, with
+// a cancelled signup in it, into one where that person can sign up again.
+func TestMigrateFairsResignup(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		fs := store.NewFairs(db)
+		f := mustFair(t, fs, 10, 10)
+		s := mustSignUp(t, fs, f, 0, 1)
+		g := store.GormForTest(db)
+		// Back to the shape of step 0006, the signup cancelled then.
+		dropIndex := "DROP INDEX ux_fair_signups_active"
+		if g.Dialector.Name() == "mysql" {
+			dropIndex += " ON fair_signups"
+		}
+		for _, step := range []func() error{
+			func() error { return g.Exec(dropIndex).Error },
+			func() error { return g.Exec("ALTER TABLE fair_signups DROP COLUMN retired").Error },
+			func() error {
+				return g.Exec("CREATE UNIQUE INDEX ux_fair_signups_user ON fair_signups (fair_id, user_id)").Error
+			},
+			func() error {
+				return g.Exec("UPDATE fair_signups SET status = ? WHERE id = ?", string(model.SignupCancelled), s.ID).Error
+			},
+			func() error { return g.Exec("DELETE FROM schema_migrations WHERE id = ?", "0011_fairs_resignup").Error },
+		} {
+			if err := step(); err != nil {
+				t.Fatalf("setting up step 0006's shape: %v", err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("Migrate() = %v", err)
+		}
+		if again := mustSignUp(t, fs, f, 0, 1); again.ID == s.ID {
+			t.Fatalf("signing up again = %+v, want a new signup", again)
+		}
+		if _, _, err := fs.SignUp(ctx, model.Signup{FairID: f.ID, PositionID: f.Positions[0].ID, UserID: 1, Name: "王芳", PhoneSealed: "x"},
+			fairT0.Add(-48*time.Hour), time.Hour); !errors.Is(err, model.ErrConflict) {
+			t.Fatalf("a second active signup = %v, want %v", err, model.ErrConflict)
 		}
 	})
 }

@@ -318,7 +318,8 @@ func (in SignupInput) Valid() map[string]string {
 
 // SignUp signs userID up for a fair's position inside the signup window:
 // confirmed while seats are left, else waitlisted with a place in line;
-// a second signup is 409 already_signed_up. The phone is kept sealed.
+// a second active signup is 409 already_signed_up (who cancelled, or let
+// an offer lapse, may sign up again). The phone is kept sealed.
 func (s *Service) SignUp(ctx context.Context, userID, fairID int64, in SignupInput) (model.Signup, error) {
 	if bad := in.Valid(); bad != nil {
 		return model.Signup{}, model.Invalid(bad)
