@@ -346,13 +346,13 @@ func (as *Articles) DueArticles(ctx context.Context, now time.Time, limit int) (
 }
 
 // StalePublishing returns up to limit articles handed to WeChat's
-// freepublish before olderThan that are still publishing (their result
-// event may have been lost).
+// freepublish that were due before olderThan and are still publishing
+// (their result event may have been lost).
 func (as *Articles) StalePublishing(ctx context.Context, olderThan time.Time, limit int) ([]model.Article, error) {
 	var rows []articleRow
-	err := as.db.conn(ctx).Where("status = ? AND mode = ? AND publish_id <> ? AND updated_at <= ?",
+	err := as.db.conn(ctx).Where("status = ? AND mode = ? AND publish_id <> ? AND publish_at <= ?",
 		string(model.ArticlePublishing), string(model.PublishFree), asciiBin(""), dbTime(olderThan)).
-		Order("updated_at, id").Limit(limit).Find(&rows).Error
+		Order("publish_at, id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("stale publishing articles: %w", err)
 	}
