@@ -74,7 +74,9 @@ func (s *Service) SyncStats(ctx context.Context) (SyncReport, error) {
 		return rep, nil
 	}
 	rep.From, rep.To = start.Format(dayLayout), last.Format(dayLayout)
-	msgs, err := s.store.PublishedMessages(ctx, start.AddDate(0, 0, -WindowDays-1))
+	// Articles are read for months after they go out; those published
+	// more than a year before the first day synced are no longer tracked.
+	msgs, err := s.store.PublishedMessages(ctx, start.AddDate(-1, 0, 0))
 	if err != nil {
 		return rep, err
 	}
