@@ -64,7 +64,15 @@ func (t *TOTP) SetPendingTOTP(ctx context.Context, staffID int64, sealed string)
 	if res.Error != nil {
 		return fmt.Errorf("set totp: %w", res.Error)
 	}
-	if res.RowsAffected == 0 {
+	if res.RowsAffected > 0 {
+		return nil
+	}
+	// MySQL counts a row whose values did not change as not affected: read.
+	cur, err := t.TOTPOf(ctx, staffID)
+	if err != nil {
+		return fmt.Errorf("set totp: %w", err)
+	}
+	if cur.Enabled {
 		return model.Coded(model.ErrConflict, "totp_enabled", "已启用动态口令；如需更换，请由其他管理员重置")
 	}
 	return nil
