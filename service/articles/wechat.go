@@ -29,11 +29,11 @@ type WeChat interface {
 	CheckText(ctx context.Context, openID, title, content string) (Check, error)
 
 	// The datacube endpoints; day is "2006-01-02" (Asia/Shanghai).
-	ArticleRead(ctx context.Context, day string) ([]DayFigure, error)        // getarticleread
-	ArticleShare(ctx context.Context, day string) ([]DayFigure, error)       // getarticleshare
-	ArticleTotalDetail(ctx context.Context, day string) ([]DayFigure, error) // getarticletotaldetail (cumulative per stat day)
+	ArticleRead(ctx context.Context, day string) ([]DayFigure, error)         // getarticleread
+	ArticleShare(ctx context.Context, day string) ([]DayFigure, error)        // getarticleshare
+	ArticleTotalDetail(ctx context.Context, day string) ([]DayFigure, error)  // getarticletotaldetail (cumulative per stat day)
 	BizSummary(ctx context.Context, from, to string) ([]AccountFigure, error) // getbizsummary (≤ 30 days)
-	ArticleSummary(ctx context.Context, day string) ([]DayFigure, error)     // legacy getarticlesummary
+	ArticleSummary(ctx context.Context, day string) ([]DayFigure, error)      // legacy getarticlesummary
 }
 
 // Draft is one article for draft/add.
