@@ -123,6 +123,8 @@ const (
 	LoginUnknownUser = "unknown_user"
 	LoginLocked      = "locked"
 	LoginDisabled    = "disabled"
+	LoginNeedsTOTP   = "totp_required" // right password, no TOTP code given
+	LoginBadTOTP     = "bad_totp"      // right password, wrong or reused TOTP code
 )
 
 // LoginAttempt is one staff sign-in attempt, successful or not. For an
