@@ -345,13 +345,14 @@ func (as *Articles) DueArticles(ctx context.Context, now time.Time, limit int) (
 	return out, nil
 }
 
-// StalePublishing returns up to limit articles handed to WeChat's
-// freepublish that were due before olderThan and are still publishing
-// (their result event may have been lost).
+// StalePublishing returns up to limit articles still publishing that
+// were due before olderThan and either were handed to freepublish (their
+// result event may have been lost) or never got a WeChat id (the copy
+// that claimed them stopped before WeChat answered).
 func (as *Articles) StalePublishing(ctx context.Context, olderThan time.Time, limit int) ([]model.Article, error) {
 	var rows []articleRow
-	err := as.db.conn(ctx).Where("status = ? AND mode = ? AND publish_id <> ? AND publish_at <= ?",
-		string(model.ArticlePublishing), string(model.PublishFree), asciiBin(""), dbTime(olderThan)).
+	err := as.db.conn(ctx).Where("status = ? AND publish_at <= ? AND ((mode = ? AND publish_id <> ?) OR (publish_id = ? AND msg_id = ?))",
+		string(model.ArticlePublishing), dbTime(olderThan), string(model.PublishFree), asciiBin(""), asciiBin(""), asciiBin("")).
 		Order("publish_at, id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("stale publishing articles: %w", err)

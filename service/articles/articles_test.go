@@ -403,3 +403,33 @@ func TestColumnsTotals(t *testing.T) {
 	}
 	wantCode(t, "DeleteColumn(not empty)", e.svc.DeleteColumn(editor, c.ID), model.ErrConflict, "column_not_empty")
 }
+
+// TestAbandonedClaim: a copy that claimed an article and stopped before
+// WeChat answered leaves it publishing without ids; ten minutes on, the
+// sweep marks it failed so staff can publish it again.
+func TestAbandonedClaim(t *testing.T) {
+	e := mustEnv(t, articles.Options{})
+	a := e.mustApproved(t, "中断")
+	a.Status, a.Mode, a.PublishAt = model.ArticlePublishing, model.PublishFree, e.clk.Now()
+	if _, err := e.store.UpdateArticle(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Add(5 * time.Minute)
+	if _, err := e.svc.PublishDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.svc.Get(editor, a.ID); got.Status != model.ArticlePublishing {
+		t.Fatalf("after 5 min = %s, want still publishing", got.Status)
+	}
+	e.clk.Add(6 * time.Minute)
+	if _, err := e.svc.PublishDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.svc.Get(editor, a.ID)
+	if got.Status != model.ArticleFailed || got.FailReason == "" {
+		t.Fatalf("after 11 min = %+v, want failed", got)
+	}
+	if _, err := e.svc.Publish(editor, a.ID, articles.PublishInput{Mode: model.PublishFree}); err != nil {
+		t.Fatalf("Publish(again) = %v", err)
+	}
+}

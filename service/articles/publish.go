@@ -42,6 +42,10 @@ func (in PublishInput) Valid() map[string]string {
 	return bad
 }
 
+// abandonedAfter is how long an article may stay claimed without a WeChat
+// id before it counts as abandoned.
+const abandonedAfter = 10 * time.Minute
+
 // publishable are the statuses from which an article may be published:
 // approved, scheduled (re-timed or published early) and failed (again).
 var publishable = []model.ArticleStatus{model.ArticleApproved, model.ArticleScheduled, model.ArticleFailed}
@@ -290,6 +294,19 @@ func (s *Service) PublishDue(ctx context.Context) (int, error) {
 		errs = append(errs, err)
 	}
 	for _, a := range stale {
+		if a.PublishID == "" {
+			// Claimed but never handed over (the copy stopped): after ten
+			// minutes staff may publish it again (a mass send keeps its
+			// clientmsgid, so WeChat never sends it twice).
+			if !a.PublishAt.Before(now.Add(-abandonedAfter)) {
+				continue
+			}
+			a.Status, a.FailReason = model.ArticleFailed, "发布中断，请重新发布"
+			if _, err := s.store.UpdateArticle(ctx, a, model.ArticlePublishing); err != nil && !isChanged(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		st, err := s.wx.PublishState(ctx, a.PublishID)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("article %d: freepublish/get: %w", a.ID, err))
