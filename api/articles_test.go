@@ -34,20 +34,29 @@ type fakeWeChat struct {
 	checks int
 }
 
-func (f *fakeWeChat) id() string { f.mu.Lock(); defer f.mu.Unlock(); f.n++; return fmt.Sprint(1000 + f.n) }
+func (f *fakeWeChat) id() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	return fmt.Sprint(1000 + f.n)
+}
 
 func (f *fakeWeChat) UploadImage(context.Context, string, []byte) (string, string, error) {
 	id := f.id()
 	return "media-" + id, "http://mmbiz.qpic.cn/" + id, nil
 }
-func (f *fakeWeChat) AddDraft(context.Context, articles.Draft) (string, error) { return "draft-" + f.id(), nil }
+func (f *fakeWeChat) AddDraft(context.Context, articles.Draft) (string, error) {
+	return "draft-" + f.id(), nil
+}
 func (f *fakeWeChat) SubmitPublish(context.Context, string) (string, string, error) {
 	return f.id(), f.id(), nil
 }
 func (f *fakeWeChat) PublishState(context.Context, string) (articles.PublishState, error) {
 	return articles.PublishState{Status: 1}, nil
 }
-func (f *fakeWeChat) MassSend(context.Context, articles.Mass) (string, string, error) { return f.id(), f.id(), nil }
+func (f *fakeWeChat) MassSend(context.Context, articles.Mass) (string, string, error) {
+	return f.id(), f.id(), nil
+}
 func (f *fakeWeChat) CheckText(_ context.Context, _, _, content string) (articles.Check, error) {
 	f.mu.Lock()
 	f.checks++
@@ -57,13 +66,21 @@ func (f *fakeWeChat) CheckText(_ context.Context, _, _, content string) (article
 	}
 	return articles.Check{Suggest: "pass", Label: 100}, nil
 }
-func (f *fakeWeChat) ArticleRead(context.Context, string) ([]articles.DayFigure, error)        { return nil, nil }
-func (f *fakeWeChat) ArticleShare(context.Context, string) ([]articles.DayFigure, error)       { return nil, nil }
-func (f *fakeWeChat) ArticleTotalDetail(context.Context, string) ([]articles.DayFigure, error) { return nil, nil }
+func (f *fakeWeChat) ArticleRead(context.Context, string) ([]articles.DayFigure, error) {
+	return nil, nil
+}
+func (f *fakeWeChat) ArticleShare(context.Context, string) ([]articles.DayFigure, error) {
+	return nil, nil
+}
+func (f *fakeWeChat) ArticleTotalDetail(context.Context, string) ([]articles.DayFigure, error) {
+	return nil, nil
+}
 func (f *fakeWeChat) BizSummary(context.Context, string, string) ([]articles.AccountFigure, error) {
 	return nil, nil
 }
-func (f *fakeWeChat) ArticleSummary(context.Context, string) ([]articles.DayFigure, error) { return nil, nil }
+func (f *fakeWeChat) ArticleSummary(context.Context, string) ([]articles.DayFigure, error) {
+	return nil, nil
+}
 
 type noResults struct{}
 
