@@ -21,7 +21,7 @@ type Accounts interface {
 	Me(ctx context.Context, userID int64) (model.User, error)
 	UpdateMe(ctx context.Context, userID int64, p auth.ProfileUpdate) (model.User, error)
 
-	LoginStaff(ctx context.Context, username, password, ip string) (model.Session, model.Staff, error)
+	LoginStaffTOTP(ctx context.Context, username, password, totpCode, ip string) (model.Session, model.Staff, error)
 	Logout(ctx context.Context) error
 	ChangePassword(ctx context.Context, oldPassword, newPassword string) error
 	StaffMe(ctx context.Context) (model.Staff, error)
@@ -224,6 +224,7 @@ const (
 type staffLoginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	TOTP     string `json:"totp"` // the admin's TOTP code, when enabled
 }
 
 func (r staffLoginRequest) Valid() map[string]string {
@@ -240,6 +241,9 @@ func (r staffLoginRequest) Valid() map[string]string {
 	case len(r.Password) > maxPasswordField:
 		p["password"] = "太长"
 	}
+	if len(r.TOTP) > 16 {
+		p["totp"] = "太长"
+	}
 	return p
 }
 
@@ -251,7 +255,7 @@ type staffBrief struct {
 	MustChangePassword bool         `json:"must_change_password"`
 }
 
-// handleStaffLogin: POST /api/admin/login {"username","password"} →
+// handleStaffLogin: POST /api/admin/login {"username","password","totp"?} →
 // {"token","expires_at","staff":{"id","username","display_name","roles","must_change_password"}}.
 func handleStaffLogin(svc Accounts) func(c *gin.Context) error {
 	return func(c *gin.Context) error {
@@ -259,7 +263,7 @@ func handleStaffLogin(svc Accounts) func(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
-		sess, st, err := svc.LoginStaff(c.Request.Context(), req.Username, req.Password, clientIP(c))
+		sess, st, err := svc.LoginStaffTOTP(c.Request.Context(), req.Username, req.Password, req.TOTP, clientIP(c))
 		if err != nil {
 			return err
 		}

@@ -60,11 +60,15 @@ func mustAccounts(tb testing.TB, d api.Deps) *accountsEnv {
 		Users: store.NewUsers(db), Staff: store.NewStaff(db), Audit: store.NewAudit(db),
 		Sessions: cache.NewSessions(rc, cache.SessionOptions{MPTTL: time.Hour, StaffTTL: time.Hour}),
 		Tx:       db, MiniProgram: fakeMP{}, Sealer: kr, BcryptCost: bcrypt.MinCost,
+		TOTP: store.NewTOTP(db), TOTPKeys: kr,
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	d.Redis, d.DB, d.Accounts = rc, db, a
+	if d.TOTP == nil {
+		d.TOTP = a
+	}
 	if d.RatePerIP == 0 {
 		d.RatePerIP = 1000
 	}

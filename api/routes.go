@@ -80,6 +80,8 @@ func (s *server) addRoutes(r *Router) {
 
 	s.addFairRoutes(api) // api/fairs.go: job fairs, signups, tickets, check-in, exports, figures
 
+	s.addArticleRoutes(api) // api/articles.go, api/totp.go: articles, columns, figures, annual report, TOTP
+
 	for _, extra := range s.Extra {
 		extra(r)
 	}

@@ -96,6 +96,15 @@ type Deps struct {
 	// nil, or a nil Accounts, leaves them out.
 	Fairs Fairs
 
+	// Articles serves /api/admin/articles and /columns (articles.Service);
+	// Figures serves /api/admin/stats/overview and /reports/annual
+	// (stats.Service); TOTP serves /api/admin/totp and
+	// /staff/:id/totp (auth.Auth). Each nil, or a nil Accounts, leaves its
+	// routes out.
+	Articles Articles
+	Figures  Figures
+	TOTP     TOTP
+
 	// Extra registers routes of areas that are wired outside this package
 	// (for example the WeChat callback gateway); nil for none.
 	Extra []func(r *Router)

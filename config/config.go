@@ -45,6 +45,8 @@ type Config struct {
 	Notify  Notify  `yaml:"notify"`
 	Log     Log     `yaml:"log"`
 
+	Articles Articles `yaml:"articles"`
+
 	// Set by Load, not by any key.
 	sandbox bool
 }
@@ -125,6 +127,16 @@ type Notify struct {
 	Burst            int     `yaml:"burst"`
 	QuietHours       string  `yaml:"quiet_hours"`
 	MiniprogramState string  `yaml:"miniprogram_state"`
+}
+
+// Articles configures the articles area.
+type Articles struct {
+	// TwoPersonRule: an article is approved by an admin other than its
+	// writer and submitter.
+	TwoPersonRule bool `yaml:"two_person_rule"`
+	// CheckOpenID is the Mini Program openid the content check
+	// (msg_sec_check) runs as; empty in sandbox: the first demo user.
+	CheckOpenID string `yaml:"check_openid"`
 }
 
 // Log configures logging.

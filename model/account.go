@@ -123,6 +123,8 @@ const (
 	LoginUnknownUser = "unknown_user"
 	LoginLocked      = "locked"
 	LoginDisabled    = "disabled"
+	LoginNeedsTOTP   = "totp_required" // right password, no TOTP code given
+	LoginBadTOTP     = "bad_totp"      // right password, wrong or reused TOTP code
 )
 
 // LoginAttempt is one staff sign-in attempt, successful or not. For an
@@ -326,4 +328,30 @@ func WithRequestInfo(ctx context.Context, ri RequestInfo) context.Context {
 func RequestInfoFrom(ctx context.Context) RequestInfo {
 	ri, _ := ctx.Value(requestInfoKey{}).(RequestInfo)
 	return ri
+}
+
+// TOTPSecret is a staff member's second factor: a TOTP secret sealed by the
+// service. Enabled is false until the enrolment was confirmed with a code;
+// LastStep is the time step of the last code accepted.
+type TOTPSecret struct {
+	StaffID      int64
+	SecretSealed string
+	Enabled      bool
+	LastStep     int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// TOTPStore keeps the staff's TOTP secrets.
+type TOTPStore interface {
+	// TOTPOf returns the staff member's secret, or ErrNotFound.
+	TOTPOf(ctx context.Context, staffID int64) (TOTPSecret, error)
+	// SetPendingTOTP stores a new unconfirmed secret; an enabled one is
+	// ErrConflict.
+	SetPendingTOTP(ctx context.Context, staffID int64, sealed string) error
+	// UseTOTPStep accepts the code of step once: false when a code of this
+	// or a later step was accepted before. It enables a pending secret.
+	UseTOTPStep(ctx context.Context, staffID, step int64) (bool, error)
+	// DeleteTOTP removes the secret and reports whether there was one.
+	DeleteTOTP(ctx context.Context, staffID int64) (bool, error)
 }

@@ -20,6 +20,9 @@ import (
 	"wanjia/cache"
 	"wanjia/config"
 	"wanjia/job"
+	"wanjia/model"
+	"wanjia/service/articles"
+	"wanjia/service/articles/articleswx"
 	"wanjia/service/auth"
 	"wanjia/service/fairs"
 	"wanjia/service/gateway"
@@ -31,6 +34,7 @@ import (
 	"wanjia/service/notify/notifyredis"
 	"wanjia/service/notify/notifywx"
 	"wanjia/service/protect"
+	"wanjia/service/stats"
 	"wanjia/service/upload"
 	"wanjia/store"
 	"wanjia/wechat"
@@ -206,6 +210,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		Sessions: cache.NewSessions(rdb, cache.SessionOptions{MPTTL: cfg.Auth.MPSessionTTL, StaffTTL: cfg.Auth.StaffSessionTTL}),
 		Tx:       db, MiniProgram: wx, Sealer: keys, Logger: log,
 		LockoutFailures: cfg.Auth.LockoutFailures, LockoutDuration: cfg.Auth.LockoutDuration,
+		TOTP: store.NewTOTP(db), TOTPKeys: keys,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -278,6 +283,31 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	fairs.Register(a.jobs, fairSvc)
 	a.gateway.RegisterProvider("fairs", fairSvc.Reply)
 
+	// Articles: drafts, approval, publishing, result events, read counts;
+	// the figures of every area for the overview and the annual report.
+	checkOpenID := cfg.Articles.CheckOpenID
+	if checkOpenID == "" && a.sim != nil {
+		checkOpenID = wxsim.SandboxMPOpenIDs[0]
+	}
+	articleSvc, err := articles.New(articles.Deps{
+		Store: store.NewArticles(db), WeChat: articleswx.New(wx), Results: store.NewResults(db), Audit: accounts, Logger: log,
+		Options: articles.Options{AllowSelfApproval: !cfg.Articles.TwoPersonRule, CheckOpenID: checkOpenID},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	articles.Register(a.jobs, articleSvc)
+	a.gateway.RegisterResultSink(model.ResultPublish, articleSvc.ApplyResult)
+	a.gateway.RegisterResultSink(model.ResultMass, articleSvc.ApplyResult)
+	figures, err := stats.New(stats.Deps{
+		// The campaigns, lessons and cases areas add their sources here.
+		Sources: []model.FigureSource{stats.Followers(followers), fairSvc, articleSvc},
+		Audit:   accounts, Logger: log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+
 	srv, err := api.NewServer(api.Deps{
 		Logger: log, Registry: reg, Version: versionString(),
 		DB: db, Redis: rdb,
@@ -296,6 +326,9 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		Messages:       msgs,
 		Notify:         notices,
 		Fairs:          fairSvc,
+		Articles:       articleSvc,
+		Figures:        figures,
+		TOTP:           accounts,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -55,6 +55,15 @@ type Deps struct {
 	BcryptCost      int           // bcrypt.MinCost in tests
 	LockoutFailures int           // config auth.lockout_failures
 	LockoutDuration time.Duration // config auth.lockout_duration
+
+	// TOTP keeps the admins' optional second factor (service/auth/totp.go);
+	// nil turns TOTP off (enrolment answers 409, sign-in needs no code).
+	TOTP model.TOTPStore
+	// TOTPKeys seals the TOTP secrets (protect.Keyring satisfies it);
+	// required with TOTP.
+	TOTPKeys TOTPSealer
+	// TOTPIssuer names the account in authenticator apps; "万家".
+	TOTPIssuer string
 }
 
 // Defaults of Deps.
@@ -79,6 +88,9 @@ type Auth struct {
 	cost            int
 	lockoutFailures int
 	lockoutDuration time.Duration
+	totp            model.TOTPStore
+	totpKeys        TOTPSealer
+	totpIssuer      string
 	// dummyHash is compared against for unknown usernames, so a sign-in
 	// takes as long whether or not the account exists.
 	dummyHash []byte
@@ -111,6 +123,12 @@ func New(d Deps) (*Auth, error) {
 	if d.LockoutDuration <= 0 {
 		d.LockoutDuration = DefaultLockoutDuration
 	}
+	if d.TOTP != nil && d.TOTPKeys == nil {
+		return nil, errors.New("auth: TOTP needs TOTPKeys")
+	}
+	if d.TOTPIssuer == "" {
+		d.TOTPIssuer = "万家"
+	}
 	dummy := []byte(dummyHashDefaultCost)
 	if d.BcryptCost != DefaultBcryptCost {
 		b := make([]byte, 18)
@@ -126,7 +144,7 @@ func New(d Deps) (*Auth, error) {
 		users: d.Users, staff: d.Staff, audit: d.Audit, sessions: d.Sessions, tx: d.Tx,
 		mp: d.MiniProgram, sealer: d.Sealer, log: d.Logger, now: d.Now,
 		cost: d.BcryptCost, lockoutFailures: d.LockoutFailures, lockoutDuration: d.LockoutDuration,
-		dummyHash: dummy,
+		dummyHash: dummy, totp: d.TOTP, totpKeys: d.TOTPKeys, totpIssuer: d.TOTPIssuer,
 	}, nil
 }
 

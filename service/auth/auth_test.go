@@ -102,6 +102,7 @@ func mustEnv(tb testing.TB) *env {
 		Users: e.users, Staff: e.staff, Audit: e.audit, Sessions: e.sessions, Tx: db, MiniProgram: e.mp, Sealer: kr,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: clk.Now,
 		BcryptCost: bcrypt.MinCost, LockoutFailures: 5, LockoutDuration: 15 * time.Minute,
+		TOTP: store.NewTOTP(db), TOTPKeys: kr,
 	})
 	if err != nil {
 		tb.Fatalf("auth.New() = %v", err)

@@ -211,15 +211,24 @@ func errBadCredentials() error {
 	return model.Coded(model.ErrUnauthenticated, "unauthenticated", "用户名或密码错误")
 }
 
-// LoginStaff signs a staff member in and starts a staff session. A wrong
+// LoginStaff is LoginStaffTOTP without a TOTP code: an account with TOTP
+// enabled gets model.ErrUnauthenticated totp_required.
+func (a *Auth) LoginStaff(ctx context.Context, username, password, ip string) (model.Session, model.Staff, error) {
+	return a.LoginStaffTOTP(ctx, username, password, "", ip)
+}
+
+// LoginStaffTOTP signs a staff member in and starts a staff session. A wrong
 // password or an unknown username is model.ErrUnauthenticated, both after
 // the same bcrypt work; each wrong password counts towards the lockout:
 // after LockoutFailures of them the account is locked for LockoutDuration,
 // and every attempt while locked is model.ErrRateLimited, even with the
-// right password. A disabled account is model.ErrUnauthenticated. Every
-// attempt is recorded in the sign-in history with ip. The returned Staff
-// tells whether the password must be changed first.
-func (a *Auth) LoginStaff(ctx context.Context, username, password, ip string) (model.Session, model.Staff, error) {
+// right password. A disabled account is model.ErrUnauthenticated. An
+// account with TOTP enabled needs totpCode too: without it the answer is
+// model.ErrUnauthenticated with code totp_required, a wrong or reused code
+// totp_invalid (which counts towards the lockout like a wrong password).
+// Every attempt is recorded in the sign-in history with ip. The returned
+// Staff tells whether the password must be changed first.
+func (a *Auth) LoginStaffTOTP(ctx context.Context, username, password, totpCode, ip string) (model.Session, model.Staff, error) {
 	now := a.now()
 	name := normalizeUsername(username)
 	var st model.Staff
@@ -253,6 +262,9 @@ func (a *Auth) LoginStaff(ctx context.Context, username, password, ip string) (m
 		attempt.Outcome = model.LoginDisabled
 		a.recordAttempt(ctx, attempt)
 		return model.Session{}, model.Staff{}, model.Coded(model.ErrUnauthenticated, "unauthenticated", "账号已停用，请联系管理员")
+	}
+	if err := a.secondFactor(ctx, st, totpCode, now, &attempt); err != nil {
+		return model.Session{}, model.Staff{}, err
 	}
 	sess, err := a.sessions.CreateSession(ctx, model.SessionStaff, st.ID)
 	if err != nil {

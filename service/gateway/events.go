@@ -64,7 +64,7 @@ func (s *Service) event(ctx context.Context, snap *snapshot, m model.InboundMess
 	case ev == eventMassFinish:
 		return nil, s.result(ctx, model.WeChatResult{
 			Kind: model.ResultMass, App: m.App, Key: m.ResultMsgID, Status: m.Status, TotalCount: m.TotalCount,
-			FilterCount: m.FilterCount, SentCount: m.SentCount, ErrorCount: m.ErrorCount,
+			FilterCount: m.FilterCount, SentCount: m.SentCount, ErrorCount: m.ErrorCount, ArticleURLs: m.ArticleURLs,
 		}, m)
 	case ev == eventPublishFinish:
 		return nil, s.result(ctx, model.WeChatResult{
