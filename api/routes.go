@@ -80,6 +80,8 @@ func (s *server) addRoutes(r *Router) {
 
 	s.addFairRoutes(api) // api/fairs.go: job fairs, signups, tickets, check-in, exports, figures
 
+	s.addCaseRoutes(api) // api/cases.go: 12338 rights requests, stations, access log, chain checks, figures
+
 	for _, extra := range s.Extra {
 		extra(r)
 	}
