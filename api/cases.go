@@ -393,8 +393,8 @@ type staffCaseAnswer struct {
 	District         string  `json:"district"`
 	Anonymous        bool    `json:"anonymous"`
 	StationID        int64   `json:"station_id"`
-	Name             string  `json:"name"`
-	Phone            string  `json:"phone"`
+	Name             string  `json:"name,omitempty"`  // masked; left out of the answers to writes
+	Phone            string  `json:"phone,omitempty"` // masked; idem
 	WaitingUser      bool    `json:"waiting_user"`
 	FirstResponseAt  *string `json:"first_response_at"`
 	FirstResponseDue string  `json:"first_response_due"`

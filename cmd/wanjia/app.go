@@ -280,7 +280,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	a.gateway.RegisterProvider("fairs", fairSvc.Reply)
 
 	// 12338 rights requests: intake, stations, SLA sweep, retention.
-	caseSvc, err := openCases(cfg, db, notices, accounts, keys, a.gateway, log)
+	caseSvc, err := openCases(cfg, db, notices, accounts, keys, a.gateway, log, reg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -315,7 +315,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 
 // openCases builds the 12338 service from the cases section.
 func openCases(cfg *config.Config, db *store.DB, n cases.Notifier, a *auth.Auth, keys *protect.Keyring,
-	onDuty cases.OnDuty, log *slog.Logger) (*cases.Service, error) {
+	onDuty cases.OnDuty, log *slog.Logger, reg prometheus.Registerer) (*cases.Service, error) {
 	days, err := config.ParseWeekdays(cfg.Cases.WorkingDays)
 	if err != nil {
 		return nil, fmt.Errorf("WANJIA_CASES_WORKING_DAYS: %w", err)
@@ -326,6 +326,7 @@ func openCases(cfg *config.Config, db *store.DB, n cases.Notifier, a *auth.Auth,
 	}
 	return cases.New(cases.Deps{
 		Store: store.NewCases(db), Notifier: n, Audit: a, Keys: keys, Staff: store.NewStaff(db), OnDuty: onDuty, Logger: log,
+		Registerer: reg,
 		Options: cases.Options{
 			FirstResponseHours: cfg.Cases.SLAFirstResponseHours, CloseDays: cfg.Cases.SLACloseDays, Calendar: &cal,
 			Retention: time.Duration(cfg.Cases.RetentionDays) * 24 * time.Hour,

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -98,6 +100,16 @@ func TestCasesEndToEnd(t *testing.T) {
 	_, mine := in.call(t, "GET", "/api/mp/cases/"+no, mei, "")
 	if ups, _ := mine["updates"].([]any); len(ups) != 2 {
 		t.Errorf("her updates = %v, want received and assigned", mine["updates"])
+	}
+
+	resp, err := http.Get(in.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `wanjia_cases_intake_total{channel="mp",danger="true"} 1`) {
+		t.Errorf("/metrics lacks the intake count")
 	}
 
 	if err := in.stop(); err != nil {

@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"wanjia/model"
 )
 
@@ -123,6 +125,9 @@ type Deps struct {
 	Staff    StaffDirectory
 	OnDuty   OnDuty // nil: every enabled admin and caseworker is on duty
 	Logger   *slog.Logger
+	// Registerer receives the case metrics (counts by channel and SLA
+	// step only: no category, no person); nil records nothing.
+	Registerer prometheus.Registerer
 	Now      func() time.Time
 	Rand     io.Reader // case numbers; crypto/rand
 	Options  Options
@@ -141,6 +146,9 @@ type Service struct {
 	rand   io.Reader
 	opts   Options
 	cal    Calendar
+
+	intakes *prometheus.CounterVec // by channel and danger
+	slaSeen *prometheus.CounterVec // by sla and step
 }
 
 // New checks d and returns the service.
@@ -179,6 +187,19 @@ func New(d Deps) (*Service, error) {
 		s.cal = *o.Calendar
 	} else {
 		s.cal = DefaultCalendar()
+	}
+	s.intakes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wanjia_cases_intake_total", Help: "12338 cases taken in, by channel and whether she said she was in danger.",
+	}, []string{"channel", "danger"})
+	s.slaSeen = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wanjia_cases_sla_total", Help: "SLA reminders and breaches recorded by the sweep, by clock (first_response, close) and step.",
+	}, []string{"sla", "step"})
+	if d.Registerer != nil {
+		for _, c := range []prometheus.Collector{s.intakes, s.slaSeen} {
+			if err := d.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("cases: metrics: %w", err)
+			}
+		}
 	}
 	return s, nil
 }

@@ -278,6 +278,7 @@ func (s *Service) intake(ctx context.Context, p model.Principal, userID int64, i
 		return IntakeResult{}, fmt.Errorf("intake: %w", err)
 	}
 	s.log.InfoContext(ctx, "case received", "case", stored, "channel", stored.Channel, "danger", stored.Danger)
+	s.intakes.WithLabelValues(string(stored.Channel), strconv.FormatBool(stored.Danger)).Inc()
 	res := IntakeResult{Case: stored}
 	if stored.Danger {
 		res.Emergency = s.emergency(ctx, stored)

@@ -174,25 +174,27 @@ func (s *Service) tellOwner(ctx context.Context, c model.Case) {
 	if c.UserID == 0 || c.NoticeSeq <= c.NotifiedSeq || !c.AnonymisedAt.IsZero() {
 		return
 	}
-	if err := s.tellOwnerNow(ctx, c); err != nil {
+	if _, err := s.tellOwnerNow(ctx, c); err != nil {
 		s.log.WarnContext(ctx, "cases: owner notice", "case", c, "err", err)
 	}
 }
 
-// tellOwnerNow returns nil also when the notice waits for her hours.
-func (s *Service) tellOwnerNow(ctx context.Context, c model.Case) error {
+// tellOwnerNow reports whether a notice was handed to the notification
+// centre; false with a nil error when it waits for her hours or she wants
+// none.
+func (s *Service) tellOwnerNow(ctx context.Context, c model.Case) (bool, error) {
 	cp, err := s.contactPrefs(c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	now := s.now()
 	topic, urgent := TopicCaseUpdate, false
 	switch cp.Mode {
 	case model.ContactNone:
-		return s.store.MarkNotified(ctx, c.ID, c.NoticeSeq)
+		return false, s.store.MarkNotified(ctx, c.ID, c.NoticeSeq)
 	case model.ContactWindow:
 		if !inWindow(now, cp.From, cp.To) {
-			return nil
+			return false, nil
 		}
 		urgent = true // her own hours win over the quiet hours
 	case model.ContactMPOnly:
@@ -205,7 +207,7 @@ func (s *Service) tellOwnerNow(ctx context.Context, c model.Case) error {
 		DedupeKey: "case:" + strconv.FormatInt(c.ID, 10) + ":notice:" + strconv.Itoa(c.NoticeSeq),
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
-	return s.store.MarkNotified(ctx, c.ID, c.NoticeSeq)
+	return true, s.store.MarkNotified(ctx, c.ID, c.NoticeSeq)
 }

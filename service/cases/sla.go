@@ -87,6 +87,17 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	var errs []error
 	now := s.now()
+	var adminIDs []int64
+	admins := func() ([]int64, error) { // once per sweep
+		if adminIDs != nil {
+			return adminIDs, nil
+		}
+		ids, err := s.admins(ctx)
+		if err == nil {
+			adminIDs = append([]int64{}, ids...)
+		}
+		return adminIDs, err
+	}
 	lead := max(time.Duration(s.opts.CloseDays)*24*time.Hour/remindShare, 31*24*time.Hour)
 	for after := int64(0); ; {
 		cs, err := s.store.SLACandidates(ctx, now.Add(lead), after, sweepBatch)
@@ -98,7 +109,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			if len(s.slaSteps(c, now)) == 0 {
 				continue
 			}
-			if err := s.sweepCase(ctx, c, now, &res); err != nil {
+			if err := s.sweepCase(ctx, c, now, &res, admins); err != nil {
 				errs = append(errs, fmt.Errorf("case %d: %w", c.ID, err))
 			}
 		}
@@ -114,12 +125,12 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		for _, c := range cs {
 			after = c.ID
-			before := c.NotifiedSeq
-			if err := s.tellOwnerNow(ctx, c); err != nil {
+			sent, err := s.tellOwnerNow(ctx, c)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("case %d notice: %w", c.ID, err))
 				continue
 			}
-			if got, err := s.store.ByID(ctx, c.ID); err == nil && got.NotifiedSeq > before {
+			if sent {
 				res.Notices++
 			}
 		}
@@ -135,7 +146,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 
 // sweepCase applies what is due to one case under its lock and then sends
 // the reminders and escalations.
-func (s *Service) sweepCase(ctx context.Context, c model.Case, now time.Time, res *SweepResult) error {
+func (s *Service) sweepCase(ctx context.Context, c model.Case, now time.Time, res *SweepResult, admins func() ([]int64, error)) error {
 	var steps []slaStep
 	c, _, err := s.store.Update(ctx, c.CaseNo, func(c *model.Case) ([]model.CaseEvent, error) {
 		steps = s.slaSteps(*c, now) // again, on the locked row
@@ -153,6 +164,7 @@ func (s *Service) sweepCase(ctx context.Context, c model.Case, now time.Time, re
 		return err
 	}
 	for _, st := range steps {
+		s.slaSeen.WithLabelValues(st.kind, st.step).Inc()
 		occasion := "sla:" + st.kind + ":" + st.step + ":" + strconv.Itoa(c.Cycle)
 		title := map[string]string{
 			slaFirstResponse + stepReminded: "维权案件即将超过首次响应时限",
@@ -166,7 +178,7 @@ func (s *Service) sweepCase(ctx context.Context, c model.Case, now time.Time, re
 			continue
 		}
 		res.Breached++
-		ids, err := s.admins(ctx)
+		ids, err := admins()
 		if err != nil {
 			return fmt.Errorf("escalate: %w", err)
 		}
