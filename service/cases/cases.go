@@ -128,9 +128,9 @@ type Deps struct {
 	// Registerer receives the case metrics (counts by channel and SLA
 	// step only: no category, no person); nil records nothing.
 	Registerer prometheus.Registerer
-	Now      func() time.Time
-	Rand     io.Reader // case numbers; crypto/rand
-	Options  Options
+	Now        func() time.Time
+	Rand       io.Reader // case numbers; crypto/rand
+	Options    Options
 }
 
 // Service is the 12338 use cases. It is safe for concurrent use.
