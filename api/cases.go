@@ -305,14 +305,22 @@ func handleMyCase(svc Cases) func(c *gin.Context) error {
 
 type textRequest struct {
 	Text string `json:"text"`
+	Note string `json:"note"` // accepted for "text" (POST …/notes {"note"})
 }
 
 // Valid bounds the body before the service counts characters.
 func (r textRequest) Valid() map[string]string {
-	if len(r.Text) > 4*8192 {
+	if len(r.Text)+len(r.Note) > 4*8192 {
 		return map[string]string{"text": "内容太长"}
 	}
 	return nil
+}
+
+func (r textRequest) text() string {
+	if r.Text == "" {
+		return r.Note
+	}
+	return r.Text
 }
 
 // handleCaseMessage: POST /api/mp/cases/:case_no/messages {"text"} → 201
@@ -327,7 +335,7 @@ func handleCaseMessage(svc Cases) func(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
-		u, err := svc.PostMessage(c.Request.Context(), p.SubjectID, caseNo(c), req.Text)
+		u, err := svc.PostMessage(c.Request.Context(), p.SubjectID, caseNo(c), req.text())
 		if err != nil {
 			return err
 		}
@@ -754,7 +762,7 @@ func staffTextHandler(act func(ctx context.Context, no, text string) (cases.Even
 		if err != nil {
 			return err
 		}
-		e, err := act(c.Request.Context(), caseNo(c), req.Text)
+		e, err := act(c.Request.Context(), caseNo(c), req.text())
 		if err != nil {
 			return err
 		}

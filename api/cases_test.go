@@ -164,10 +164,10 @@ func TestCasesFlow(t *testing.T) {
 	if !bytes.Contains(route, []byte(`"district_match":true`)) {
 		t.Errorf("route = %s", route)
 	}
-	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/assign", `{"station_id":`+itoa(stA.ID)+`}`, admin,
-		http.StatusBadRequest, "invalid")
-	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/assign", `{"station_id":`+itoa(stA.ID)+`,"reason":"按辖区分派"}`,
-		admin, http.StatusOK, "")
+	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/assign", `{"station_id":0}`, admin, http.StatusBadRequest, "invalid")
+	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/assign", `{"station_id":`+itoa(stA.ID)+`}`, admin, http.StatusOK, "")
+	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/assign", `{"station_id":`+itoa(stB.ID)+`}`, admin,
+		http.StatusBadRequest, "invalid") // a transfer needs a reason
 	for _, r := range []struct{ method, path, body string }{
 		{"GET", "/api/admin/cases/" + no, ""},
 		{"POST", "/api/admin/cases/" + no + "/reveal", `{"reason":"回电"}`},
@@ -214,7 +214,8 @@ func TestCasesFlow(t *testing.T) {
 		http.StatusCreated, "")
 	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/contacts", `{"channel":"fax","direction":"up"}`, tokA,
 		http.StatusBadRequest, "invalid")
-	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/notes", `{"text":"内部：邻居愿意作证"}`, tokA, http.StatusCreated, "")
+	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/notes", `{"note":"内部：邻居愿意作证"}`, tokA, http.StatusCreated, "")
+	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/notes", `{}`, tokA, http.StatusBadRequest, "invalid")
 	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/messages", `{"text":"律师明天联系您"}`, tokA, http.StatusCreated, "")
 	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/transition",
 		`{"to":"closed","outcome":"legal_aid","note":"已转法援","public_message":"您的案件已办结"}`, tokA, http.StatusOK, "")

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -377,9 +378,7 @@ func TestAssign(t *testing.T) {
 	e := mustEnv(t)
 	c := e.mustSubmit(t, 42, intake(model.CaseDomesticViolence, false))
 	e.notes.take()
-	_, err := e.svc.Assign(e.admin, c.CaseNo, e.stA.ID, "")
-	wantKind(t, err, model.ErrInvalid, "Assign(no reason)")
-	_, err = e.svc.Assign(e.admin, c.CaseNo, 999, "原因")
+	_, err := e.svc.Assign(e.admin, c.CaseNo, 999, "原因")
 	wantKind(t, err, model.ErrInvalid, "Assign(unknown station)")
 	c = e.mustAssign(t, c, e.stA)
 	if c.Status != model.CaseAssigned || c.StationID != e.stA.ID || c.FirstResponseAt.IsZero() {
@@ -391,6 +390,8 @@ func TestAssign(t *testing.T) {
 	}
 	_, err = e.svc.Assign(e.admin, c.CaseNo, e.stA.ID, "再派一次")
 	wantCode(t, err, "already_assigned", "Assign(same station)")
+	_, err = e.svc.Assign(e.admin, c.CaseNo, e.stB.ID, " ")
+	wantKind(t, err, model.ErrInvalid, "Assign(transfer without a reason)")
 	// Capacity: a full station refuses.
 	one := 1
 	full, err := e.svc.UpdateStation(e.admin, e.stB.ID, cases.StationInput{Capacity: &one})
@@ -984,6 +985,38 @@ func FuzzIntakeInput(f *testing.F) {
 		}
 		if model.ValidCaseNo(no) && (len(no) != 23 || !strings.HasPrefix(no, "WQ")) {
 			t.Errorf("ValidCaseNo(%q) = true", no)
+		}
+	})
+}
+
+// TestConcurrentTransitions: staff racing on one case each see the status
+// the previous one left under the row lock: exactly one resolves it.
+func TestConcurrentTransitions(t *testing.T) {
+	eachDialect(t, func(t *testing.T, e *env, _ *rawDB) {
+		c := e.reach(t, model.CaseInProgress)
+		const n = 12
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, errs[i] = e.svc.Transition(e.cwA, c.CaseNo, cases.TransitionInput{To: model.CaseResolved, Note: "并发"})
+			})
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			default:
+				wantCode(t, err, "invalid_transition", "Transition(racing)")
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d of %d racing transitions succeeded, want 1", ok, n)
+		}
+		if v, err := e.svc.Verify(e.cwA, c.CaseNo); err != nil || v.Problem != nil || v.Events != c.LastSeq+1 {
+			t.Errorf("Verify() = %+v, %v, want %d events", v, err, c.LastSeq+1)
 		}
 	})
 }

@@ -300,9 +300,12 @@ func (s *Service) Transition(ctx context.Context, no string, in TransitionInput)
 }
 
 // Assign gives a case in scope to an active station, or transfers it from
-// its station to another, with a reason (audited). The case becomes
-// assigned; the station's duty staff are told. A station at capacity is
-// 409 station_full.
+// its station to another (audited). A transfer needs a reason (1–200
+// characters: moving a case away from the people handling it is a
+// decision to explain); for a first assignment the reason is optional, as
+// API.md's {"station_id"} allows. The case becomes assigned; the station's
+// duty staff are told. A station at capacity is 409 station_full
+// (capacity guides routing: two assignments racing may pass it by one).
 func (s *Service) Assign(ctx context.Context, no string, stationID int64, reason string) (model.Case, error) {
 	p, err := requireCaseworker(ctx)
 	if err != nil {
@@ -313,7 +316,7 @@ func (s *Service) Assign(ctx context.Context, no string, stationID int64, reason
 	if stationID <= 0 {
 		bad["station_id"] = "请选择服务站"
 	}
-	if msg := textProblem(reason, 1, maxReason); msg != "" {
+	if msg := textProblem(reason, 0, maxReason); msg != "" {
 		bad["reason"] = msg
 	}
 	if err := model.Invalid(bad); err != nil {
@@ -343,6 +346,8 @@ func (s *Service) Assign(ctx context.Context, no string, stationID int64, reason
 			return model.Coded(model.ErrConflict, "invalid_transition", "案件当前状态不能分派")
 		case c.StationID == stationID:
 			return model.Coded(model.ErrConflict, "already_assigned", "案件已在该服务站")
+		case c.StationID != 0 && reason == "":
+			return model.Invalid(map[string]string{"reason": "转派须说明原因"})
 		}
 		fromStation = c.StationID
 		from := c.Status
