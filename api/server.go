@@ -104,6 +104,10 @@ type Deps struct {
 	Articles Articles
 	Figures  Figures
 	TOTP     TOTP
+	// Cases serves the 12338 routes: /api/mp/cases, /me/cases and
+	// /api/admin/cases, /stations (cases.Service); nil, or a nil Accounts,
+	// leaves them out.
+	Cases Cases
 
 	// Extra registers routes of areas that are wired outside this package
 	// (for example the WeChat callback gateway); nil for none.

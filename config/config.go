@@ -44,6 +44,7 @@ type Config struct {
 	Jobs    Jobs    `yaml:"jobs"`
 	Notify  Notify  `yaml:"notify"`
 	Log     Log     `yaml:"log"`
+	Cases   Cases   `yaml:"cases"`
 
 	Articles Articles `yaml:"articles"`
 
@@ -137,6 +138,31 @@ type Articles struct {
 	// CheckOpenID is the Mini Program openid the content check
 	// (msg_sec_check) runs as; empty in sandbox: the first demo user.
 	CheckOpenID string `yaml:"check_openid"`
+}
+
+// Cases configures the 12338 rights requests: the SLA clocks, the
+// working calendar they run on, and how long closed cases keep their
+// personal data.
+type Cases struct {
+	// SLAFirstResponseHours is the first response's deadline in working
+	// hours after intake.
+	SLAFirstResponseHours int `yaml:"sla_first_response_hours"`
+	// SLACloseDays is the closure's deadline in calendar days after intake
+	// (after a reopening: after it).
+	SLACloseDays int `yaml:"sla_close_days"`
+	// WorkingHours is the working day, "HH:MM-HH:MM" in Asia/Shanghai.
+	WorkingHours string `yaml:"working_hours"`
+	// WorkingDays are the working weekdays: a range "mon-fri" or a list
+	// "mon,tue,wed,thu,fri,sat".
+	WorkingDays string `yaml:"working_days"`
+	// Holidays are dates without working hours, "2026-10-01,2026-10-02".
+	Holidays string `yaml:"holidays"`
+	// RetentionDays is how long after closure a case keeps its personal
+	// data; then it is anonymised.
+	RetentionDays int `yaml:"retention_days"`
+	// SweepInterval is how often the SLA sweep (reminders, escalations,
+	// notices held for her chosen hours) runs, once per cluster.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
 }
 
 // Log configures logging.
@@ -370,6 +396,7 @@ func (c *Config) Validate() error {
 	if c.Jobs.Concurrency < 1 {
 		bad("WANJIA_JOBS_CONCURRENCY", "must be at least 1")
 	}
+	c.validateCases(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -381,6 +408,91 @@ func (c *Config) Validate() error {
 		bad("WANJIA_LOG_FORMAT", "unknown format %q (json, text)", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// validateCases checks the cases section.
+func (c *Config) validateCases(bad func(env, format string, args ...any)) {
+	cs := c.Cases
+	if cs.SLAFirstResponseHours < 1 || cs.SLAFirstResponseHours > 2000 {
+		bad("WANJIA_CASES_SLA_FIRST_RESPONSE_HOURS", "must be 1–2000 working hours")
+	}
+	if cs.SLACloseDays < 1 || cs.SLACloseDays > 3650 {
+		bad("WANJIA_CASES_SLA_CLOSE_DAYS", "must be 1–3650 days")
+	}
+	from, to, ok := strings.Cut(cs.WorkingHours, "-")
+	f, err1 := time.Parse("15:04", strings.TrimSpace(from))
+	t, err2 := time.Parse("15:04", strings.TrimSpace(to))
+	if !ok || err1 != nil || err2 != nil || !t.After(f) {
+		bad("WANJIA_CASES_WORKING_HOURS", "want HH:MM-HH:MM with the end after the start, got %q", cs.WorkingHours)
+	}
+	if _, err := ParseWeekdays(cs.WorkingDays); err != nil {
+		bad("WANJIA_CASES_WORKING_DAYS", "%v", err)
+	}
+	for _, d := range strings.Split(cs.Holidays, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		if _, err := time.Parse("2006-01-02", d); err != nil {
+			bad("WANJIA_CASES_HOLIDAYS", "want dates like 2026-10-01, got %q", d)
+			break
+		}
+	}
+	if cs.RetentionDays < 30 {
+		bad("WANJIA_CASES_RETENTION_DAYS", "must be at least 30 days")
+	}
+	if cs.SweepInterval < time.Second {
+		bad("WANJIA_CASES_SWEEP_INTERVAL", "must be at least 1s")
+	}
+}
+
+var weekdayNames = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// ParseWeekdays reads working days: a range "mon-fri" (which may wrap,
+// "sat-tue") or a comma-separated list "mon,tue,sat", English three-letter
+// names in any case. At least one day is required.
+func ParseWeekdays(s string) ([7]bool, error) {
+	var days [7]bool
+	day := func(name string) (int, error) {
+		n := strings.ToLower(strings.TrimSpace(name))
+		for i, w := range weekdayNames {
+			if w == n {
+				return i, nil
+			}
+		}
+		return 0, fmt.Errorf("unknown weekday %q (want mon, tue, … sun)", name)
+	}
+	if a, b, ok := strings.Cut(s, "-"); ok && !strings.Contains(s, ",") {
+		from, err := day(a)
+		if err != nil {
+			return days, err
+		}
+		to, err := day(b)
+		if err != nil {
+			return days, err
+		}
+		for d := from; ; d = (d + 1) % 7 {
+			days[d] = true
+			if d == to {
+				break
+			}
+		}
+		return days, nil
+	}
+	found := false
+	for _, p := range strings.Split(s, ",") {
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		d, err := day(p)
+		if err != nil {
+			return days, err
+		}
+		days[d], found = true, true
+	}
+	if !found {
+		return days, errors.New("no working day given (e.g. mon-fri)")
+	}
+	return days, nil
 }
 
 // OldSecretKeyList splits old_secret_keys.

@@ -24,6 +24,7 @@ import (
 	"wanjia/service/articles"
 	"wanjia/service/articles/articleswx"
 	"wanjia/service/auth"
+	"wanjia/service/cases"
 	"wanjia/service/fairs"
 	"wanjia/service/gateway"
 	"wanjia/service/gateway/adapters"
@@ -307,6 +308,12 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	if err != nil {
 		return nil, nil, err
 	}
+	// 12338 rights requests: intake, stations, SLA sweep, retention.
+	caseSvc, err := openCases(cfg, db, notices, accounts, keys, a.gateway, log, reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	cases.Register(a.jobs, caseSvc, cfg.Cases.SweepInterval)
 
 	srv, err := api.NewServer(api.Deps{
 		Logger: log, Registry: reg, Version: versionString(),
@@ -329,12 +336,34 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		Articles:       articleSvc,
 		Figures:        figures,
 		TOTP:           accounts,
+		Cases:          caseSvc,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	a.handler = srv
 	return a, closers.run, nil
+}
+
+// openCases builds the 12338 service from the cases section.
+func openCases(cfg *config.Config, db *store.DB, n cases.Notifier, a *auth.Auth, keys *protect.Keyring,
+	onDuty cases.OnDuty, log *slog.Logger, reg prometheus.Registerer) (*cases.Service, error) {
+	days, err := config.ParseWeekdays(cfg.Cases.WorkingDays)
+	if err != nil {
+		return nil, fmt.Errorf("WANJIA_CASES_WORKING_DAYS: %w", err)
+	}
+	cal, err := cases.NewCalendar(cfg.Cases.WorkingHours, days, cfg.Cases.Holidays, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cases calendar: %w", err)
+	}
+	return cases.New(cases.Deps{
+		Store: store.NewCases(db), Notifier: n, Audit: a, Keys: keys, Staff: store.NewStaff(db), OnDuty: onDuty, Logger: log,
+		Registerer: reg,
+		Options: cases.Options{
+			FirstResponseHours: cfg.Cases.SLAFirstResponseHours, CloseDays: cfg.Cases.SLACloseDays, Calendar: &cal,
+			Retention: time.Duration(cfg.Cases.RetentionDays) * 24 * time.Hour,
+		},
+	})
 }
 
 // startBackground starts the job runner and, in sandbox, points the

@@ -240,6 +240,10 @@ func (s *Service) sendCrisisAlert(ctx context.Context, t crisisTask) error {
 
 var shanghai = time.FixedZone("CST", 8*60*60)
 
+// OnDutyStaff returns the ids of the staff on duty, the recipients of
+// crisis alerts (see alertRecipients); the 12338 cases alert them too.
+func (s *Service) OnDutyStaff(ctx context.Context) ([]int64, error) { return s.alertRecipients(ctx) }
+
 // alertRecipients are the staff ids of the crisis settings that exist and
 // are enabled; when none is set (or none of them can be reached), every
 // enabled admin and caseworker.

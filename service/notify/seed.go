@@ -10,6 +10,7 @@ const (
 	TopicSignupPromoted     = "signup_promoted"
 	TopicSignupReminder     = "signup_reminder"
 	TopicNominationReviewed = "nomination_reviewed"
+	TopicCaseUpdateMP       = "case_update_mp" // case_update for a person who wants the Mini Program only
 )
 
 // DefaultTemplates returns the seeded topics with their field mappings.
@@ -44,6 +45,14 @@ func DefaultTemplates(sandbox bool) []model.NotifyTemplate {
 			OATemplateID: id("sandbox_oa_case_update"),
 			OAFields:     []model.TemplateField{f("thing1", "title", "您的咨询有新进展"), f("time2", "time", "")},
 			Text:         "您的咨询有新进展，请进入小程序查看。",
+		},
+		{
+			// No Official Account template and no text: only the Mini
+			// Program's subscribe message can carry it (safe-contact
+			// preference "mp_only" of a 12338 case).
+			Topic: TopicCaseUpdateMP, Name: "咨询进展提醒（仅小程序）", Enabled: true,
+			MPTemplateID: id("sandbox_mp_case_update"),
+			MPFields:     []model.TemplateField{f("thing1", "title", "您的咨询有新进展"), f("phrase2", "status", "已更新"), f("time3", "time", "")},
 		},
 		{
 			Topic: TopicLessonPublished, Name: "微课上新提醒", Enabled: true,
