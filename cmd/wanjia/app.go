@@ -300,20 +300,21 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	articles.Register(a.jobs, articleSvc)
 	a.gateway.RegisterResultSink(model.ResultPublish, articleSvc.ApplyResult)
 	a.gateway.RegisterResultSink(model.ResultMass, articleSvc.ApplyResult)
-	figures, err := stats.New(stats.Deps{
-		// The campaigns, lessons and cases areas add their sources here.
-		Sources: []model.FigureSource{stats.Followers(followers), fairSvc, articleSvc},
-		Audit:   accounts, Logger: log,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
 	// 12338 rights requests: intake, stations, SLA sweep, retention.
 	caseSvc, err := openCases(cfg, db, notices, accounts, keys, a.gateway, log, reg)
 	if err != nil {
 		return nil, nil, err
 	}
 	cases.Register(a.jobs, caseSvc, cfg.Cases.SweepInterval)
+
+	// The staff workspace's figures: each area reports its own.
+	figures, err := stats.New(stats.Deps{
+		Sources: []model.FigureSource{stats.Followers(followers), fairSvc, articleSvc, caseSvc},
+		Audit:   accounts, Logger: log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
 
 	srv, err := api.NewServer(api.Deps{
 		Logger: log, Registry: reg, Version: versionString(),

@@ -186,12 +186,13 @@ var writeRoles = map[string][]model.Role{
 	"/api/admin/checkins":              {model.RoleFairManager},
 	"/api/admin/signups":               {model.RoleFairManager},
 	// Areas built in parallel (API.md's roles):
-	"/api/admin/campaigns":   {model.RoleReviewer},
-	"/api/admin/nominations": {model.RoleReviewer},
-	"/api/admin/courses":     {model.RoleEditor},
-	"/api/admin/lessons":     {model.RoleEditor},
-	"/api/admin/cases":       {model.RoleCaseworker},
-	"/api/admin/stations":    {},
+	"/api/admin/campaigns":       {model.RoleReviewer},
+	"/api/admin/nominations":     {model.RoleReviewer},
+	"/api/admin/courses":         {model.RoleEditor},
+	"/api/admin/lessons":         {model.RoleEditor},
+	"/api/admin/cases":           {model.RoleCaseworker},
+	"/api/admin/cases/retention": {},
+	"/api/admin/stations":        {},
 }
 
 func rolesFor(path string) ([]model.Role, bool) {
