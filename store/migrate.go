@@ -33,6 +33,7 @@ var migrations = []migration{
 	{ID: "0004_gateway_replies", Up: migrateGateway}, // store/replies.go
 	{ID: "0005_notify", Up: migrateNotify},           // store/notify.go (and users.session_key_sealed)
 	{ID: "0006_fairs", Up: migrateFairs},             // store/fairs.go
+	{ID: "0008_lessons", Up: migrateLessons},         // store/lessons.go (and notify_deliveries.read_at)
 }
 
 // foundationRows are the tables of the platform foundation.
