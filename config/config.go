@@ -43,6 +43,7 @@ type Config struct {
 	Uploads Uploads `yaml:"uploads"`
 	Jobs    Jobs    `yaml:"jobs"`
 	Notify  Notify  `yaml:"notify"`
+	Lessons Lessons `yaml:"lessons"`
 	Log     Log     `yaml:"log"`
 
 	// Set by Load, not by any key.
@@ -125,6 +126,13 @@ type Notify struct {
 	Burst            int     `yaml:"burst"`
 	QuietHours       string  `yaml:"quiet_hours"`
 	MiniprogramState string  `yaml:"miniprogram_state"`
+}
+
+// Lessons configures the micro-lessons.
+type Lessons struct {
+	// Tick is how often due scheduled lessons are published (once per
+	// cluster): a lesson goes out within Tick of its time.
+	Tick time.Duration `yaml:"tick"`
 }
 
 // Log configures logging.
@@ -354,6 +362,9 @@ func (c *Config) Validate() error {
 	case "", "developer", "trial", "formal":
 	default:
 		bad("WANJIA_NOTIFY_MINIPROGRAM_STATE", "want developer, trial or formal, got %q", c.Notify.MiniprogramState)
+	}
+	if c.Lessons.Tick < time.Second || c.Lessons.Tick > time.Hour {
+		bad("WANJIA_LESSONS_TICK", "must be between 1s and 1h, got %v", c.Lessons.Tick)
 	}
 	if c.Jobs.Concurrency < 1 {
 		bad("WANJIA_JOBS_CONCURRENCY", "must be at least 1")
