@@ -80,6 +80,8 @@ func (s *server) addRoutes(r *Router) {
 
 	s.addFairRoutes(api) // api/fairs.go: job fairs, signups, tickets, check-in, exports, figures
 
+	s.addLessonRoutes(api) // api/lessons.go: courses, lessons, subscriptions, progress, publishing, figures
+
 	for _, extra := range s.Extra {
 		extra(r)
 	}

@@ -96,6 +96,12 @@ type Deps struct {
 	// nil, or a nil Accounts, leaves them out.
 	Fairs Fairs
 
+	// Lessons serves the micro-lessons' routes: /api/mp/courses, /lessons and
+	// /api/admin/courses, /lessons, and a lesson's figures in
+	// /api/admin/pushes/:id (lessons.Service); nil, or a nil Accounts,
+	// leaves them out.
+	Lessons Lessons
+
 	// Extra registers routes of areas that are wired outside this package
 	// (for example the WeChat callback gateway); nil for none.
 	Extra []func(r *Router)
