@@ -25,6 +25,7 @@ import (
 	"wanjia/service/gateway"
 	"wanjia/service/gateway/adapters"
 	"wanjia/service/jobs"
+	"wanjia/service/lessons"
 	"wanjia/service/messages"
 	"wanjia/service/notify"
 	"wanjia/service/notify/notifyjob"
@@ -238,7 +239,9 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		Limiter: notifyredis.NewLimiter(rdb, cfg.Notify.RatePerApp, cfg.Notify.Burst),
 		Queue:   notifyjob.NewQueue(a.jobs), Twins: notifyredis.NewTwins(rdb, 0),
 		Tx: db, Audit: accounts, Logger: log, Registerer: reg,
-		Options: notify.Options{QuietHours: cfg.Notify.QuietHours},
+		Options: notify.Options{QuietHours: cfg.Notify.QuietHours,
+			// A bulk push keeps ten seconds of sends (at least 2000) handed to the queue.
+			FeedWindow: max(notify.DefaultFeedWindow, int(10*cfg.Notify.RatePerApp))},
 	})
 	if err != nil {
 		return nil, nil, err
@@ -278,6 +281,18 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	fairs.Register(a.jobs, fairSvc)
 	a.gateway.RegisterProvider("fairs", fairSvc.Reply)
 
+	// Micro-lessons: courses, subscriptions, progress, scheduled publishing
+	// and the push of each new lesson to its course's subscribers.
+	lessonSvc, err := lessons.New(lessons.Deps{
+		Store: store.NewLessons(db), Notifier: notices, Counts: store.NewNotify(db), Audit: accounts, Tx: db,
+		Queue: lessons.NewQueue(a.jobs), Logger: log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	lessons.Register(a.jobs, lessonSvc, cfg.Lessons.Tick)
+	a.gateway.RegisterProvider("lessons", lessonSvc.Reply)
+
 	srv, err := api.NewServer(api.Deps{
 		Logger: log, Registry: reg, Version: versionString(),
 		DB: db, Redis: rdb,
@@ -296,6 +311,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		Messages:       msgs,
 		Notify:         notices,
 		Fairs:          fairSvc,
+		Lessons:        lessonSvc,
 	})
 	if err != nil {
 		return nil, nil, err
