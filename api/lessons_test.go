@@ -38,6 +38,8 @@ func (n *lessonNotifier) NotifyMany(_ context.Context, _ model.Notice, to []noti
 	return len(to), nil
 }
 
+func (n *lessonNotifier) FeedPush(context.Context, int64) (int, error) { return 0, nil }
+
 func (n *lessonNotifier) MarkRead(_ context.Context, key string) (bool, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()

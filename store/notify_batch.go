@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -42,46 +44,50 @@ type deliveryInsertRow struct {
 func (deliveryInsertRow) TableName() string { return "notify_deliveries" }
 
 // deliveryInsertBatch bounds the rows of one multi-row INSERT: 21 columns
-// a row keeps a statement under every dialect's placeholder limit
-// (SQLite 32766, PostgreSQL 65535) and MySQL's packet size.
+// a row keeps a statement under PostgreSQL's 65535 placeholders and
+// MySQL's packet size.
 const deliveryInsertBatch = 500
+
+// sqliteInsertBatch bounds the rows of one bulk INSERT on SQLite. There
+// the rows of a run that share everything but recipient and key are
+// inserted as INSERT … SELECT the shared values once, and three per row
+// from a VALUES list: the pure-Go driver binds each parameter by scanning
+// all of them (glebarez/go-sqlite conn.bind), so a statement's cost grows
+// with the square of its parameters, and the notice's fields would be
+// copied into every row's parameters.
+const sqliteInsertBatch = 300
 
 // CreateDeliveries inserts ds with multi-row INSERT … ON CONFLICT
 // (dedupe_key) DO NOTHING (MySQL: ON DUPLICATE KEY UPDATE push_id =
-// push_id, which changes nothing and counts nothing), so a
-// delivery whose key exists — from an earlier run of the same push, or a
-// twin in ds — is skipped, and returns how many rows it inserted. A zero
-// Status is queued, a zero NotBefore now. The ids of the inserted rows are
-// not returned: the feeder reads them back (PromoteQueued).
+// push_id, which changes nothing and counts nothing), so a delivery whose
+// key exists — from an earlier run of the same push, or a twin in ds — is
+// skipped, and returns how many rows it inserted. A zero Status is queued,
+// a zero NotBefore now. The ids of the inserted rows are not returned: the
+// feeder reads them back (PromoteQueued). The statements run in one
+// transaction (the caller's, if any): the call is all or nothing, and
+// SQLite takes its write lock once for the lot.
 func (n *Notify) CreateDeliveries(ctx context.Context, ds []model.Delivery) (int, error) {
 	if len(ds) == 0 {
 		return 0, nil
 	}
 	now := dbTime(time.Now())
-	rows := make([]deliveryInsertRow, 0, min(len(ds), deliveryInsertBatch))
+	rows := make([]deliveryInsertRow, 0, len(ds))
 	seen := make(map[string]bool, len(ds))
-	created := 0
-	flush := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		res := n.db.conn(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "dedupe_key"}}, DoNothing: true}).
-			Create(&rows)
-		if res.Error != nil {
-			return fmt.Errorf("create deliveries: %w", TranslateError(res.Error))
-		}
-		created += int(res.RowsAffected)
-		rows = rows[:0]
-		return nil
-	}
-	for _, d := range ds {
+	fieldsOf := map[uintptr]string{} // the notices of a push share one map: encode it once
+	for i := range ds {
+		d := &ds[i]
 		if seen[d.DedupeKey] {
 			continue
 		}
 		seen[d.DedupeKey] = true
-		fields, err := fieldsJSON(d.Fields)
-		if err != nil {
-			return created, fmt.Errorf("create deliveries: %w", err)
+		ptr := reflect.ValueOf(d.Fields).Pointer()
+		fields, ok := fieldsOf[ptr]
+		if !ok || ptr == 0 {
+			var err error
+			if fields, err = fieldsJSON(d.Fields); err != nil {
+				return 0, fmt.Errorf("create deliveries: %w", err)
+			}
+			fieldsOf[ptr] = fields
 		}
 		row := deliveryInsertRow{
 			PushID: d.PushID, Topic: d.Topic, DedupeKey: asciiBin(d.DedupeKey), UserID: d.UserID, OpenID: asciiBin(d.OpenID),
@@ -95,13 +101,80 @@ func (n *Notify) CreateDeliveries(ctx context.Context, ds []model.Delivery) (int
 			row.NotBefore = now
 		}
 		rows = append(rows, row)
-		if len(rows) == deliveryInsertBatch {
-			if err := flush(); err != nil {
-				return created, err
-			}
-		}
 	}
-	return created, flush()
+	created := 0
+	err := n.db.WithTx(ctx, func(ctx context.Context) error {
+		var err error
+		if n.db.driver == "sqlite" {
+			created, err = n.insertSQLite(ctx, rows)
+		} else {
+			created, err = n.insertRows(ctx, rows)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create deliveries: %w", err)
+	}
+	return created, nil
+}
+
+// insertRows inserts rows deliveryInsertBatch at a time with gorm.
+func (n *Notify) insertRows(ctx context.Context, rows []deliveryInsertRow) (int, error) {
+	created := 0
+	for start := 0; start < len(rows); start += deliveryInsertBatch {
+		chunk := rows[start:min(start+deliveryInsertBatch, len(rows))]
+		res := n.db.conn(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "dedupe_key"}}, DoNothing: true}).
+			Create(&chunk)
+		if res.Error != nil {
+			return created, TranslateError(res.Error)
+		}
+		created += int(res.RowsAffected)
+	}
+	return created, nil
+}
+
+// shared is what a run of rows has in common on SQLite's bulk path.
+func (r deliveryInsertRow) shared() deliveryInsertRow {
+	r.DedupeKey, r.UserID, r.OpenID = "", 0, ""
+	return r
+}
+
+// insertSQLite inserts runs of rows that differ only in recipient and key
+// with one INSERT … SELECT per sqliteInsertBatch rows (see
+// sqliteInsertBatch), and any other row on its own.
+func (n *Notify) insertSQLite(ctx context.Context, rows []deliveryInsertRow) (int, error) {
+	created := 0
+	for start := 0; start < len(rows); {
+		base := rows[start].shared()
+		end := start + 1
+		for end < len(rows) && end-start < sqliteInsertBatch && rows[end].shared() == base {
+			end++
+		}
+		var q strings.Builder
+		q.WriteString("INSERT INTO notify_deliveries (push_id, topic, staff_id, fields, page, url, urgent, status, channel, " +
+			"template_id, msg_id, errcode, error, attempts, not_before, enqueued_at, created_at, updated_at, dedupe_key, user_id, openid) " +
+			"SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, column1, column2, column3 FROM (VALUES ")
+		args := []any{base.PushID, base.Topic, base.StaffID, base.Fields, base.Page, base.URL, base.Urgent, base.Status, base.Channel,
+			base.TemplateID, base.MsgID, base.Errcode, base.Error, base.Attempts, base.NotBefore, base.EnqueuedAt, base.CreatedAt,
+			base.UpdatedAt}
+		for i, r := range rows[start:end] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?, ?, ?)")
+			args = append(args, r.DedupeKey, r.UserID, r.OpenID)
+		}
+		// WHERE true: SQLite's parser needs it before an upsert clause of
+		// an INSERT … SELECT.
+		q.WriteString(") WHERE true ON CONFLICT (dedupe_key) DO NOTHING")
+		res := n.db.conn(ctx).Exec(q.String(), args...)
+		if res.Error != nil {
+			return created, TranslateError(res.Error)
+		}
+		created += int(res.RowsAffected)
+		start = end
+	}
+	return created, nil
 }
 
 // CountOutstanding counts pushID's pending and sending deliveries

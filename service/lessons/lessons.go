@@ -38,6 +38,7 @@ import (
 type Notifier interface {
 	CreatePush(ctx context.Context, title, topic string) (int64, error)
 	NotifyMany(ctx context.Context, n model.Notice, to []notify.Target) (int, error)
+	FeedPush(ctx context.Context, pushID int64) (int, error)
 	MarkRead(ctx context.Context, dedupeKey string) (bool, error)
 	SubscribeTemplate(ctx context.Context, topic string) (string, error)
 }
@@ -79,7 +80,7 @@ func DedupeKey(lessonID, userID int64) string {
 
 // Options tune the service; zero values take the defaults.
 type Options struct {
-	FanoutBatch int            // subscribers a fan-out page reads (default 500, at most notify.MaxBatch)
+	FanoutBatch int            // subscribers a fan-out page reads (default and at most notify.MaxBatch)
 	StallAfter  time.Duration  // an unfinished fan-out not moving for this long is restarted (default 2 min)
 	Location    *time.Location // the federation's zone, for notice times (default Asia/Shanghai)
 }
@@ -117,7 +118,7 @@ func New(d Deps) (*Service, error) {
 	}
 	o := d.Options
 	if o.FanoutBatch <= 0 || o.FanoutBatch > notify.MaxBatch {
-		o.FanoutBatch = 500
+		o.FanoutBatch = notify.MaxBatch
 	}
 	if o.StallAfter <= 0 {
 		o.StallAfter = 2 * time.Minute

@@ -124,10 +124,13 @@ func (s *Service) resumeStalled(ctx context.Context) error {
 
 // Fanout notifies every subscriber of the lesson's course, page by page
 // from where the last run stopped, and marks the fan-out finished (the
-// background task's work). Each page is one NotifyMany call with one
-// DedupeKey per subscriber, and the cursor is recorded after it: a rerun
-// — a restart, a second task — skips what was accepted, so nobody gets the
-// lesson twice. Subscribers are read FanoutBatch at a time, never all.
+// background task's work). Each page is one transaction: one NotifyMany
+// call with one DedupeKey per subscriber, and the cursor moved past the
+// page; a rerun — a restart, a second task — starts after the last
+// committed page, and the keys make even a repeated page notify nobody
+// twice. Subscribers are read FanoutBatch at a time, never all. The
+// notices of the first page are handed to the queue at once; the
+// notification centre's sweep keeps feeding the rest at the send rate.
 func (s *Service) Fanout(ctx context.Context, lessonID int64) error {
 	lp, err := s.store.LessonPush(ctx, lessonID)
 	if err != nil {
@@ -162,18 +165,26 @@ func (s *Service) Fanout(ctx context.Context, lessonID int64) error {
 		for i, sub := range subs {
 			to[i] = notify.Target{Recipient: model.Recipient{UserID: sub.UserID}, DedupeKey: DedupeKey(lessonID, sub.UserID)}
 		}
-		if _, err := s.notify.NotifyMany(ctx, n, to); err != nil {
+		last := subs[len(subs)-1].ID
+		err = s.tx.WithTx(ctx, func(ctx context.Context) error {
+			if _, err := s.notify.NotifyMany(ctx, n, to); err != nil {
+				return err
+			}
+			return s.store.AdvancePush(ctx, lessonID, last, s.now())
+		})
+		if err != nil {
 			return fmt.Errorf("fan-out %d: %w", lessonID, err)
 		}
-		cursor = subs[len(subs)-1].ID
+		if total == 0 {
+			s.feed(ctx, lp.PushID)
+		}
+		cursor = last
 		total += len(subs)
-		if err := s.store.AdvancePush(ctx, lessonID, cursor, s.now()); err != nil {
-			return fmt.Errorf("fan-out %d: %w", lessonID, err)
-		}
 	}
 	if err := s.store.FinishPush(ctx, lessonID, s.now()); err != nil {
 		return fmt.Errorf("fan-out %d: %w", lessonID, err)
 	}
+	s.feed(ctx, lp.PushID)
 	s.log.InfoContext(ctx, "lesson push fanned out", "lesson_id", lessonID, "push_id", lp.PushID, "subscribers", total,
 		"elapsed_ms", time.Since(start).Milliseconds())
 	return nil
@@ -188,5 +199,13 @@ func (s *Service) notice(l model.Lesson, c model.Course, pushID int64) model.Not
 		Fields: map[string]string{
 			"title": l.Title, "course": c.Title, "time": l.PublishedAt.In(s.opts.Location).Format(time.RFC3339),
 		},
+	}
+}
+
+// feed hands the push's first notices to the queue now; a failure is
+// logged (the notification centre's sweep feeds the push anyway).
+func (s *Service) feed(ctx context.Context, pushID int64) {
+	if _, err := s.notify.FeedPush(ctx, pushID); err != nil {
+		s.log.WarnContext(ctx, "lessons: feed push; the sweep will", "push_id", pushID, "err", err)
 	}
 }

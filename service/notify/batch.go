@@ -120,6 +120,18 @@ func (s *Service) Feed(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// FeedPush tops push pushID up to FeedWindow deliveries handed to the
+// queue, as Feed does for every push, and returns how many it handed
+// over: for a caller that accepted bulk notices inside its transaction
+// and wants them on their way at once after the commit, rather than at
+// the next sweep.
+func (s *Service) FeedPush(ctx context.Context, pushID int64) (int, error) {
+	if pushID <= 0 {
+		return 0, model.Invalid(map[string]string{"push_id": "无效"})
+	}
+	return s.feedPush(ctx, pushID)
+}
+
 // feedPush hands up to FeedWindow minus what is outstanding of push
 // pushID's queued deliveries to the queue and returns how many. A
 // delivery whose task could not be enqueued is marked not handed over:

@@ -270,6 +270,21 @@ func TestNotifyManyInTransaction(t *testing.T) {
 	if got := len(e.rq.snapshot()); got != 2 {
 		t.Errorf("tasks after the sweep = %d, want the 2 committed notices", got)
 	}
+	// The caller may feed at once after its commit instead.
+	other := e.mustPush(t)
+	more := e.mustTargets(t, "oMP_tx2_", 3, other)
+	if err := e.db.WithTx(ctx, func(ctx context.Context) error {
+		_, err := e.svc.NotifyMany(ctx, bulkNotice(other), more)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.svc.FeedPush(ctx, other); err != nil || n != 3 || len(e.rq.snapshot()) != 5 {
+		t.Errorf("FeedPush() = %d, %v with %d tasks, want 3 more", n, err, len(e.rq.snapshot()))
+	}
+	if _, err := e.svc.FeedPush(ctx, 0); !errors.Is(err, model.ErrInvalid) {
+		t.Errorf("FeedPush(0) = %v, want ErrInvalid", err)
+	}
 }
 
 // TestMarkRead: opening a lesson after its notice was sent counts as read,
