@@ -172,8 +172,8 @@ type LessonStore interface {
 	// PublishAt. A published lesson keeps its status.
 	UpdateLesson(ctx context.Context, l Lesson) (Lesson, error)
 	LessonByID(ctx context.Context, id int64) (Lesson, error)
-	// LessonsOfCourse returns a course's lessons by (seq, id); publishedOnly
-	// keeps the published ones.
+	// LessonsOfCourse returns a course's lessons by (seq, id), without
+	// their bodies; publishedOnly keeps the published ones.
 	LessonsOfCourse(ctx context.Context, courseID int64, publishedOnly bool) ([]Lesson, error)
 	// LatestLessons returns up to limit published lessons, newest first.
 	LatestLessons(ctx context.Context, limit int) ([]Lesson, error)

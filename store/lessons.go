@@ -340,9 +340,10 @@ func (ls *Lessons) LessonByID(ctx context.Context, id int64) (model.Lesson, erro
 	return row.toModel(), nil
 }
 
-// LessonsOfCourse returns the lessons of a course by (seq, id).
+// LessonsOfCourse returns the lessons of a course by (seq, id), without
+// their bodies.
 func (ls *Lessons) LessonsOfCourse(ctx context.Context, courseID int64, publishedOnly bool) ([]model.Lesson, error) {
-	q := ls.db.conn(ctx).Where("course_id = ?", courseID)
+	q := ls.db.conn(ctx).Omit("body").Where("course_id = ?", courseID)
 	if publishedOnly {
 		q = q.Where("status = ?", string(model.LessonPublished))
 	}

@@ -84,7 +84,7 @@ func (s *Service) lessonReports(ctx context.Context, ls []model.Lesson) ([]Lesso
 	}
 	out := make([]LessonReport, len(ls))
 	for i, l := range ls {
-		l.Body = ""
+		l.Body = "" // a report shows no bodies (PushReport's lesson has one)
 		r := LessonReport{Lesson: l, Stats: stats[l.ID], Push: counts[l.PushID]}
 		r.Completion = ratio(r.Stats.Completed, r.Stats.Started)
 		if l.PushID != 0 {

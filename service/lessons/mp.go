@@ -102,7 +102,6 @@ func (s *Service) CourseFor(ctx context.Context, userID, id int64) (CourseView, 
 		byLesson[p.LessonID] = p
 	}
 	for i, l := range ls {
-		l.Body = "" // the list shows no bodies
 		v.Lessons[i] = LessonItem{Lesson: l}
 		if p, ok := byLesson[l.ID]; ok {
 			v.Lessons[i].Progress = &p

@@ -35,6 +35,11 @@ func (s *Service) publish(ctx context.Context, id int64) (model.Lesson, bool, er
 	started := false
 	err := s.tx.WithTx(ctx, func(ctx context.Context) error {
 		now := s.now()
+		before, err := s.store.LessonByID(ctx, id)
+		if err != nil || before.Status == model.LessonPublished {
+			out = before
+			return err
+		}
 		l, ok, err := s.store.MarkPublished(ctx, id, now)
 		if err != nil || !ok {
 			out = l
@@ -51,7 +56,7 @@ func (s *Service) publish(ctx context.Context, id int64) (model.Lesson, bool, er
 		out, started = l, true
 		if _, staff := model.StaffFrom(ctx); staff {
 			return s.audit.Audit(ctx, "lesson.publish", "lesson", fmt.Sprint(id),
-				map[string]any{"status": model.LessonDraft}, map[string]any{"status": model.LessonPublished, "push_id": pushID})
+				map[string]any{"status": before.Status}, map[string]any{"status": model.LessonPublished, "push_id": pushID})
 		}
 		return nil
 	})
