@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"wanjia/model"
@@ -237,9 +239,22 @@ func (n *Notify) PushesToFeed(ctx context.Context, limit int) ([]int64, error) {
 	return ids, nil
 }
 
-// MarkDeliveryRead sets read_at once, on a sent delivery sent at or before t.
+// MarkDeliveryRead sets read_at once, on a sent delivery sent at or before
+// t. It reads first and writes only when there is something to mark: most
+// opens are by people never notified or counted already, and on SQLite
+// every UPDATE, even one that matches nothing, takes the write lock.
 func (n *Notify) MarkDeliveryRead(ctx context.Context, dedupeKey string, t time.Time) (bool, error) {
 	at := dbTime(t)
+	var row deliveryRow
+	err := n.db.conn(ctx).Select("id", "status", "sent_at", "read_at").Where("dedupe_key = ?", asciiBin(dedupeKey)).Take(&row).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("mark delivery read: %w", TranslateError(err))
+	case row.Status != model.DeliverySent || row.ReadAt != nil || row.SentAt == nil || row.SentAt.After(at):
+		return false, nil
+	}
 	res := n.db.conn(ctx).Model(&deliveryRow{}).
 		Where("dedupe_key = ? AND status = ? AND sent_at <= ? AND read_at IS NULL", asciiBin(dedupeKey), model.DeliverySent, at).
 		Updates(map[string]any{"read_at": at, "updated_at": at})
