@@ -38,7 +38,8 @@ func (s *server) addNotifyRoutes(api *Router) {
 
 	ed := api.Group("/admin", "admin", "staff", s.requireStaff(model.RoleAdmin, model.RoleEditor))
 	ed.Handle(http.MethodGet, "/pushes", "Pushes, newest first, with delivery counts", s.wrap(handleListPushes(svc)))
-	ed.Handle(http.MethodGet, "/pushes/:id", "One push: targets, sent, failed, no consent, read", s.wrap(handleGetPush(svc)))
+	ed.Handle(http.MethodGet, "/pushes/:id", "One push: targets, sent, failed, no consent, read (and its lesson's figures)",
+		s.wrap(handleGetPush(svc, s.pushLesson)))
 	ed.Handle(http.MethodGet, "/deliveries", "The delivery log per push or person, newest first", s.wrap(handleListDeliveries(svc)))
 	ed.Handle(http.MethodGet, "/notify/templates", "Notification templates per topic", s.wrap(handleListTemplates(svc)))
 	ed.Handle(http.MethodPut, "/notify/templates", "Change notification templates (audited)", s.wrap(handlePutTemplates(svc)))
@@ -108,8 +109,11 @@ type pushAnswer struct {
 	NoConsent int            `json:"no_consent"`
 	NoChannel int            `json:"no_channel"`
 	Skipped   int            `json:"skipped"`
-	Read      int            `json:"read"` // 0 until articles and lessons report opens
+	Read      int            `json:"read"` // opened after the notice (reported by lessons; articles not yet)
 	Channels  map[string]int `json:"channels,omitempty"`
+	// Lesson is the lesson the push announced, with its figures (GET
+	// /pushes/:id of a lesson push only).
+	Lesson *pushLessonAnswer `json:"lesson,omitempty"`
 }
 
 func toPushAnswer(p notify.PushSummary, channels bool) pushAnswer {
@@ -146,8 +150,9 @@ func handleListPushes(svc Notifications) func(c *gin.Context) error {
 }
 
 // handleGetPush: GET /api/admin/pushes/:id → the push's counts, plus
-// "channels" (sent deliveries per channel).
-func handleGetPush(svc Notifications) func(c *gin.Context) error {
+// "channels" (sent deliveries per channel) and, for a lesson's push,
+// "lesson" with its figures (lesson, nil without a lessons area).
+func handleGetPush(svc Notifications, lesson func(ctx context.Context, pushID int64) (*pushLessonAnswer, error)) func(c *gin.Context) error {
 	return func(c *gin.Context) error {
 		id, err := pathID(c, "id")
 		if err != nil {
@@ -157,7 +162,11 @@ func handleGetPush(svc Notifications) func(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
-		c.JSON(http.StatusOK, toPushAnswer(p, true))
+		a := toPushAnswer(p, true)
+		if a.Lesson, err = lesson(c.Request.Context(), id); err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, a)
 		return nil
 	}
 }

@@ -82,6 +82,7 @@ func (s *server) addRoutes(r *Router) {
 
 	s.addArticleRoutes(api) // api/articles.go, api/totp.go: articles, columns, figures, annual report, TOTP
 	s.addCaseRoutes(api) // api/cases.go: 12338 rights requests, stations, access log, chain checks, figures
+	s.addLessonRoutes(api) // api/lessons.go: courses, lessons, subscriptions, progress, publishing, figures
 
 	for _, extra := range s.Extra {
 		extra(r)

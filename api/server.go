@@ -108,6 +108,11 @@ type Deps struct {
 	// /api/admin/cases, /stations (cases.Service); nil, or a nil Accounts,
 	// leaves them out.
 	Cases Cases
+	// Lessons serves the micro-lessons' routes: /api/mp/courses, /lessons and
+	// /api/admin/courses, /lessons, and a lesson's figures in
+	// /api/admin/pushes/:id (lessons.Service); nil, or a nil Accounts,
+	// leaves them out.
+	Lessons Lessons
 
 	// Extra registers routes of areas that are wired outside this package
 	// (for example the WeChat callback gateway); nil for none.

@@ -43,6 +43,7 @@ type Config struct {
 	Uploads Uploads `yaml:"uploads"`
 	Jobs    Jobs    `yaml:"jobs"`
 	Notify  Notify  `yaml:"notify"`
+	Lessons Lessons `yaml:"lessons"`
 	Log     Log     `yaml:"log"`
 	Cases   Cases   `yaml:"cases"`
 
@@ -163,6 +164,13 @@ type Cases struct {
 	// SweepInterval is how often the SLA sweep (reminders, escalations,
 	// notices held for her chosen hours) runs, once per cluster.
 	SweepInterval time.Duration `yaml:"sweep_interval"`
+}
+
+// Lessons configures the micro-lessons.
+type Lessons struct {
+	// Tick is how often due scheduled lessons are published (once per
+	// cluster): a lesson goes out within Tick of its time.
+	Tick time.Duration `yaml:"tick"`
 }
 
 // Log configures logging.
@@ -392,6 +400,9 @@ func (c *Config) Validate() error {
 	case "", "developer", "trial", "formal":
 	default:
 		bad("WANJIA_NOTIFY_MINIPROGRAM_STATE", "want developer, trial or formal, got %q", c.Notify.MiniprogramState)
+	}
+	if c.Lessons.Tick < time.Second || c.Lessons.Tick > time.Hour {
+		bad("WANJIA_LESSONS_TICK", "must be between 1s and 1h, got %v", c.Lessons.Tick)
 	}
 	if c.Jobs.Concurrency < 1 {
 		bad("WANJIA_JOBS_CONCURRENCY", "must be at least 1")

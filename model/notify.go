@@ -32,7 +32,10 @@ type Notice struct {
 
 // Delivery statuses (API.md: pushes report sent, failed, no-consent).
 // "sending" is internal: a worker holds the delivery under a lease.
+// "queued" is a notice of a push accepted in bulk (NotifyMany) that waits
+// for its push's feeder to hand it to the queue; it then becomes pending.
 const (
+	DeliveryQueued    = "queued"
 	DeliveryPending   = "pending"
 	DeliverySending   = "sending"
 	DeliverySent      = "sent"
@@ -97,11 +100,12 @@ type Push struct {
 	CreatedAt time.Time
 }
 
-// PushCounts counts a push's deliveries by status. Read stays 0 until
-// articles and lessons report opens.
+// PushCounts counts a push's deliveries by status. Read counts sent
+// deliveries whose recipient opened what they announced afterwards (the
+// areas report opens: MarkDeliveryRead).
 type PushCounts struct {
 	Targets   int
-	Pending   int // pending or sending
+	Pending   int // queued, pending or sending
 	Sent      int
 	Failed    int
 	NoConsent int
@@ -137,6 +141,7 @@ type Delivery struct {
 	LeaseUntil time.Time
 	EnqueuedAt time.Time // zero: written inside a transaction and not yet handed to the queue
 	SentAt     time.Time
+	ReadAt     time.Time // zero until the recipient opened what the sent notice announced
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
@@ -241,6 +246,24 @@ type NotifyStore interface {
 	// staleBefore, and sending ones whose lease ended before staleBefore
 	// and that were last enqueued before it.
 	DeliveriesToSweep(ctx context.Context, staleBefore time.Time, limit int) ([]Delivery, error)
+	// CreateDeliveries inserts ds in multi-row statements, skipping every
+	// delivery whose DedupeKey exists (ON CONFLICT DO NOTHING), and returns
+	// how many it inserted. A zero Status is queued (see DeliveryQueued).
+	CreateDeliveries(ctx context.Context, ds []Delivery) (int, error)
+	// CountOutstanding counts pushID's deliveries that are pending or
+	// sending: handed to the queue and not yet final.
+	CountOutstanding(ctx context.Context, pushID int64) (int, error)
+	// PromoteQueued moves up to limit of pushID's queued deliveries, lowest
+	// id first, to pending, marked enqueued at now, and returns them (id,
+	// status, not_before and enqueued_at set). A delivery a concurrent call
+	// promoted may be returned by both.
+	PromoteQueued(ctx context.Context, pushID int64, limit int, now time.Time) ([]Delivery, error)
+	// PushesToFeed returns up to limit pushes that have queued deliveries.
+	PushesToFeed(ctx context.Context, limit int) ([]int64, error)
+	// MarkDeliveryRead records at t that the recipient of the sent delivery
+	// with dedupeKey opened what it announced: only when it was sent at or
+	// before t and is not marked yet. It reports whether it marked one.
+	MarkDeliveryRead(ctx context.Context, dedupeKey string, t time.Time) (bool, error)
 	// SetDeliveryResultByMsgID records the asynchronous result WeChat
 	// reported for msgID on channel (a sent delivery may become failed).
 	// It returns how many deliveries it changed.

@@ -90,10 +90,11 @@ func (r pushRow) toModel() model.Push {
 
 // deliveryRow is one notice to one person: the outbox and the delivery
 // log. ix_deliveries_sweep serves the sweeper (status, enqueued_at);
-// ix_deliveries_msgid finds the row of a WeChat result event.
+// ix_deliveries_msgid finds the row of a WeChat result event;
+// ix_deliveries_feed serves the feeder of bulk pushes (push, status, id).
 type deliveryRow struct {
-	ID         int64      `gorm:"primaryKey"`
-	PushID     int64      `gorm:"not null;index:ix_deliveries_push"`
+	ID         int64      `gorm:"primaryKey;index:ix_deliveries_feed,priority:3"`
+	PushID     int64      `gorm:"not null;index:ix_deliveries_push;index:ix_deliveries_feed,priority:1"`
 	Topic      string     `gorm:"size:48;not null"`
 	DedupeKey  asciiBin   `gorm:"column:dedupe_key;size:128;not null;uniqueIndex:ux_deliveries_dedupe"`
 	UserID     int64      `gorm:"not null;index:ix_deliveries_user"`
@@ -103,7 +104,7 @@ type deliveryRow struct {
 	Page       string     `gorm:"size:512;not null"`
 	URL        string     `gorm:"column:url;size:1024;not null"`
 	Urgent     bool       `gorm:"not null"`
-	Status     string     `gorm:"size:16;not null;index:ix_deliveries_sweep,priority:1"`
+	Status     string     `gorm:"size:16;not null;index:ix_deliveries_sweep,priority:1;index:ix_deliveries_feed,priority:2"`
 	Channel    string     `gorm:"size:16;not null;index:ix_deliveries_msgid,priority:1"`
 	TemplateID asciiBin   `gorm:"column:template_id;size:64;not null"`
 	MsgID      asciiBin   `gorm:"column:msg_id;size:32;not null;index:ix_deliveries_msgid,priority:2"`
@@ -114,11 +115,28 @@ type deliveryRow struct {
 	LeaseUntil *time.Time `gorm:""`
 	EnqueuedAt *time.Time `gorm:"index:ix_deliveries_sweep,priority:2"`
 	SentAt     *time.Time `gorm:""`
+	ReadAt     *time.Time `gorm:""` // step 0008
 	CreatedAt  time.Time  `gorm:"not null"`
 	UpdatedAt  time.Time  `gorm:"not null"`
 }
 
 func (deliveryRow) TableName() string { return "notify_deliveries" }
+
+// migrateDeliveryReads is part of step 0008: notify_deliveries.read_at
+// (opens reported by the areas) and ix_deliveries_feed (the feeder of
+// bulk pushes). A database created after the step got both from 0005.
+func migrateDeliveryReads(tx *gorm.DB) error {
+	m := tx.Migrator()
+	if !m.HasColumn(&deliveryRow{}, "ReadAt") {
+		if err := m.AddColumn(&deliveryRow{}, "ReadAt"); err != nil {
+			return err
+		}
+	}
+	if !m.HasIndex(&deliveryRow{}, "ix_deliveries_feed") {
+		return m.CreateIndex(&deliveryRow{}, "ix_deliveries_feed")
+	}
+	return nil
+}
 
 func (r deliveryRow) toModel() (model.Delivery, error) {
 	d := model.Delivery{
@@ -126,7 +144,7 @@ func (r deliveryRow) toModel() (model.Delivery, error) {
 		OpenID: string(r.OpenID), StaffID: r.StaffID, Page: r.Page, URL: r.URL, Urgent: r.Urgent, Status: r.Status,
 		Channel: r.Channel, TemplateID: string(r.TemplateID), MsgID: string(r.MsgID), Errcode: r.Errcode,
 		Error: r.Error, Attempts: r.Attempts, NotBefore: r.NotBefore.UTC(), LeaseUntil: timeVal(r.LeaseUntil),
-		EnqueuedAt: timeVal(r.EnqueuedAt), SentAt: timeVal(r.SentAt), CreatedAt: r.CreatedAt.UTC(),
+		EnqueuedAt: timeVal(r.EnqueuedAt), SentAt: timeVal(r.SentAt), ReadAt: timeVal(r.ReadAt), CreatedAt: r.CreatedAt.UTC(),
 		UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if err := json.Unmarshal([]byte(r.Fields), &d.Fields); err != nil {
@@ -327,8 +345,10 @@ func (n *Notify) CountPushes(ctx context.Context, ids []int64) (map[int64]model.
 		Status  string
 		Channel string
 		N       int
+		R       int
 	}
-	err := n.db.conn(ctx).Model(&deliveryRow{}).Select("push_id, status, channel, COUNT(*) AS n").
+	err := n.db.conn(ctx).Model(&deliveryRow{}).
+		Select("push_id, status, channel, COUNT(*) AS n, COALESCE(SUM(CASE WHEN read_at IS NULL THEN 0 ELSE 1 END), 0) AS r").
 		Where("push_id IN ?", ids).Group("push_id, status, channel").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("count pushes: %w", TranslateError(err))
@@ -336,8 +356,9 @@ func (n *Notify) CountPushes(ctx context.Context, ids []int64) (map[int64]model.
 	for _, r := range rows {
 		c := out[r.PushID]
 		c.Targets += r.N
+		c.Read += r.R
 		switch r.Status {
-		case model.DeliveryPending, model.DeliverySending:
+		case model.DeliveryQueued, model.DeliveryPending, model.DeliverySending:
 			c.Pending += r.N
 		case model.DeliverySent:
 			c.Sent += r.N

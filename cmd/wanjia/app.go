@@ -29,6 +29,7 @@ import (
 	"wanjia/service/gateway"
 	"wanjia/service/gateway/adapters"
 	"wanjia/service/jobs"
+	"wanjia/service/lessons"
 	"wanjia/service/messages"
 	"wanjia/service/notify"
 	"wanjia/service/notify/notifyjob"
@@ -244,7 +245,9 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		Limiter: notifyredis.NewLimiter(rdb, cfg.Notify.RatePerApp, cfg.Notify.Burst),
 		Queue:   notifyjob.NewQueue(a.jobs), Twins: notifyredis.NewTwins(rdb, 0),
 		Tx: db, Audit: accounts, Logger: log, Registerer: reg,
-		Options: notify.Options{QuietHours: cfg.Notify.QuietHours},
+		Options: notify.Options{QuietHours: cfg.Notify.QuietHours,
+			// A bulk push keeps ten seconds of sends (at least 2000) handed to the queue.
+			FeedWindow: max(notify.DefaultFeedWindow, int(10*cfg.Notify.RatePerApp))},
 	})
 	if err != nil {
 		return nil, nil, err
@@ -284,8 +287,19 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	fairs.Register(a.jobs, fairSvc)
 	a.gateway.RegisterProvider("fairs", fairSvc.Reply)
 
-	// Articles: drafts, approval, publishing, result events, read counts;
-	// the figures of every area for the overview and the annual report.
+	// Micro-lessons: courses, subscriptions, progress, scheduled publishing
+	// and the push of each new lesson to its course's subscribers.
+	lessonSvc, err := lessons.New(lessons.Deps{
+		Store: store.NewLessons(db), Notifier: notices, Counts: store.NewNotify(db), Audit: accounts, Tx: db,
+		Queue: lessons.NewQueue(a.jobs), Logger: log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	lessons.Register(a.jobs, lessonSvc, cfg.Lessons.Tick)
+	a.gateway.RegisterProvider("lessons", lessonSvc.Reply)
+
+	// Articles: drafts, approval, publishing, result events, read counts.
 	checkOpenID := cfg.Articles.CheckOpenID
 	if checkOpenID == "" && a.sim != nil {
 		checkOpenID = wxsim.SandboxMPOpenIDs[0]
@@ -300,6 +314,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	articles.Register(a.jobs, articleSvc)
 	a.gateway.RegisterResultSink(model.ResultPublish, articleSvc.ApplyResult)
 	a.gateway.RegisterResultSink(model.ResultMass, articleSvc.ApplyResult)
+
 	// 12338 rights requests: intake, stations, SLA sweep, retention.
 	caseSvc, err := openCases(cfg, db, notices, accounts, keys, a.gateway, log, reg)
 	if err != nil {
@@ -309,7 +324,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 
 	// The staff workspace's figures: each area reports its own.
 	figures, err := stats.New(stats.Deps{
-		Sources: []model.FigureSource{stats.Followers(followers), fairSvc, articleSvc, caseSvc},
+		Sources: []model.FigureSource{stats.Followers(followers), lessonSvc, fairSvc, caseSvc, articleSvc},
 		Audit:   accounts, Logger: log,
 	})
 	if err != nil {
@@ -338,6 +353,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		Figures:        figures,
 		TOTP:           accounts,
 		Cases:          caseSvc,
+		Lessons:        lessonSvc,
 	})
 	if err != nil {
 		return nil, nil, err

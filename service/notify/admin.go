@@ -227,7 +227,8 @@ func (s *Service) Deliveries(ctx context.Context, f model.DeliveryFilter, p mode
 	if err := requireStaff(ctx, model.RoleAdmin, model.RoleEditor); err != nil {
 		return nil, "", err
 	}
-	if f.Status != "" && f.Status != model.DeliveryPending && f.Status != model.DeliverySending && !model.DeliveryFinal(f.Status) {
+	if f.Status != "" && f.Status != model.DeliveryQueued && f.Status != model.DeliveryPending && f.Status != model.DeliverySending &&
+		!model.DeliveryFinal(f.Status) {
 		return nil, "", model.Invalid(map[string]string{"status": "未知的状态"})
 	}
 	ds, next, err := s.store.ListDeliveries(ctx, f, p)

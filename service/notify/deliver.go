@@ -49,6 +49,8 @@ func (s *Service) Deliver(ctx context.Context, id int64, final bool) error {
 		return fmt.Errorf("deliver %d: held by another worker until %s", id, d.LeaseUntil.Format(time.RFC3339))
 	case !ok && d.Status == model.DeliveryPending && d.NotBefore.After(now):
 		return s.enqueueAt(ctx, d.ID, d.NotBefore, "at") // came early
+	case !ok && d.Status == model.DeliveryQueued:
+		return nil // its push's feeder hands it over (Feed)
 	case !ok:
 		return nil // final
 	}
@@ -347,6 +349,8 @@ const sweepBudget = 20 * time.Second
 // worker killed mid-send. It works in batches of SweepBatch until none is
 // left (or for at most 20 s). Extra tasks are harmless: a delivery is sent
 // at most once by its claim. Run it on a short interval (notifyjob does).
+//
+// Then it feeds the bulk pushes (Feed).
 func (s *Service) Sweep(ctx context.Context) error {
 	start := time.Now()
 	total := 0
@@ -357,7 +361,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 			if total > 0 {
 				s.log.InfoContext(ctx, "notify: sweep handed deliveries over", "count", total)
 			}
-			return err
+			return errors.Join(err, s.Feed(ctx))
 		}
 	}
 }

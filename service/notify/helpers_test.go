@@ -209,6 +209,7 @@ type envOptions struct {
 	workers  int
 	noWorker bool          // with runner: start workers with startWorker
 	shutdown time.Duration // workers' shutdown timeout (default 500 ms)
+	feed     int           // FeedWindow (default notify's)
 }
 
 // jobOptions are the delivery task options of the tests: a sweep a second
@@ -284,7 +285,7 @@ func mustEnv(tb testing.TB, o envOptions) *env {
 		Store: e.ns, Users: e.users, Followers: e.followers, Messages: e.messages,
 		Sender: notifywx.New(e.wx, ""), Limiter: notifyredis.NewLimiter(e.rdb, o.rate, 1),
 		Twins: notifyredis.NewTwins(e.rdb, time.Minute), Tx: e.db, Audit: e.audit,
-		Options: notify.Options{QuietHours: o.quiet, StaleAfter: time.Minute},
+		Options: notify.Options{QuietHours: o.quiet, StaleAfter: time.Minute, FeedWindow: o.feed},
 	}
 	if e.clock != nil {
 		e.deps.Now = e.clock.Now

@@ -161,6 +161,11 @@ type Options struct {
 	// TemplateTTL is how long a copy trusts its cached templates (default
 	// 10 s; an edit through this copy is seen at once).
 	TemplateTTL time.Duration
+	// FeedWindow is how many deliveries of one bulk push (NotifyMany) are
+	// handed to the queue at a time (default 2000): the feeder tops the
+	// push up to it on every sweep. It should exceed the send-rate cap
+	// times the sweep interval, so the workers never run dry.
+	FeedWindow int
 }
 
 // Default option values.
@@ -173,6 +178,7 @@ const (
 	DefaultCustomWindow = 48 * time.Hour
 	DefaultSendTimeout  = 20 * time.Second
 	DefaultTemplateTTL  = 10 * time.Second
+	DefaultFeedWindow   = 2000
 )
 
 // Deps are what the service needs. Store, Users, Sender, Limiter, Queue,
@@ -245,6 +251,9 @@ func New(d Deps) (*Service, error) {
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.FeedWindow <= 0 {
+		o.FeedWindow = DefaultFeedWindow
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -368,27 +377,50 @@ func (s *Service) alertStaff(ctx context.Context, d model.Delivery, now time.Tim
 // validNotice checks r and n (normalising n's page) and returns the
 // topic's template.
 func (s *Service) validNotice(ctx context.Context, r model.Recipient, n *model.Notice) (model.NotifyTemplate, error) {
+	problems := map[string]string{}
+	if msg := recipientProblem(r); msg != "" {
+		problems["recipient"] = msg
+	}
+	if msg := dedupeKeyProblem(n.DedupeKey); msg != "" {
+		problems["dedupe_key"] = msg
+	}
+	return s.validContent(ctx, r.StaffID != 0, n, problems)
+}
+
+// recipientProblem says what is wrong with r, or "".
+func recipientProblem(r model.Recipient) string {
 	set := 0
 	for _, b := range []bool{r.UserID != 0, r.OpenID != "", r.StaffID != 0} {
 		if b {
 			set++
 		}
 	}
-	problems := map[string]string{}
 	switch {
 	case set != 1:
-		problems["recipient"] = "须且只须指定一个通知对象"
+		return "须且只须指定一个通知对象"
 	case r.UserID < 0 || r.StaffID < 0:
-		problems["recipient"] = "通知对象无效"
+		return "通知对象无效"
 	case r.OpenID != "" && (len(r.OpenID) > 64 || !printableASCII(r.OpenID)):
-		problems["recipient"] = "openid 无效"
+		return "openid 无效"
 	}
+	return ""
+}
+
+// dedupeKeyProblem says what is wrong with a dedupe key, or "".
+func dedupeKeyProblem(key string) string {
 	switch {
-	case n.DedupeKey == "":
-		problems["dedupe_key"] = "必填"
-	case len(n.DedupeKey) > maxDedupeKey || !printableASCII(n.DedupeKey):
-		problems["dedupe_key"] = "须为不超过 128 个可见 ASCII 字符"
+	case key == "":
+		return "必填"
+	case len(key) > maxDedupeKey || !printableASCII(key):
+		return "须为不超过 128 个可见 ASCII 字符"
 	}
+	return ""
+}
+
+// validContent checks n's fields, page, url and push id against its topic
+// (adding to problems; staff notices skip the template rules), normalises
+// n's page and returns the topic's template.
+func (s *Service) validContent(ctx context.Context, staff bool, n *model.Notice, problems map[string]string) (model.NotifyTemplate, error) {
 	if len(n.Fields) > maxFields {
 		problems["fields"] = "字段太多"
 	}
@@ -416,7 +448,7 @@ func (s *Service) validNotice(ctx context.Context, r model.Recipient, n *model.N
 	if err != nil {
 		return model.NotifyTemplate{}, err
 	}
-	if r.StaffID != 0 {
+	if staff {
 		return tpl, nil // console alerts show the fields as they are
 	}
 	if tpl.MPTemplateID != "" {
