@@ -33,6 +33,7 @@ import (
 	"wanjia/service/protect"
 	"wanjia/service/upload"
 	"wanjia/store"
+	"wanjia/web"
 	"wanjia/wechat"
 	"wanjia/wechat/wxsim"
 )
@@ -278,11 +279,17 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	fairs.Register(a.jobs, fairSvc)
 	a.gateway.RegisterProvider("fairs", fairSvc.Reply)
 
+	console, err := web.New(web.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+
 	srv, err := api.NewServer(api.Deps{
 		Logger: log, Registry: reg, Version: versionString(),
 		DB: db, Redis: rdb,
 		ConsoleOrigin: cfg.HTTP.ConsoleOrigin, BodyLimit: cfg.HTTP.BodyLimit, RatePerIP: cfg.HTTP.RatePerIP,
 		TrustedProxies: splitList(cfg.HTTP.TrustedProxies),
+		Console:        console,
 		Accounts:       accounts,
 		Uploads:        uploads,
 		Jobs:           jobs.New(jobInspector{a.jobs}, accounts),
