@@ -227,6 +227,12 @@ document.addEventListener('click', (e) => {
   navigate(url.pathname.slice(BASE.length) + url.search);
 });
 
+// On a phone the open menu closes when the page behind it is tapped.
+document.addEventListener('click', (e) => {
+  if (!document.body.classList.contains('nav-open') || !e.target.closest) return;
+  if (!e.target.closest('.sidenav, .menu-toggle')) document.body.classList.remove('nav-open');
+});
+
 window.addEventListener('popstate', route);
 window.addEventListener('unhandledrejection', (e) => {
   if (e.reason && e.reason.name === 'ApiError') {

@@ -249,7 +249,8 @@ export function showErrors(root, err, names = {}) {
   const head = Object.keys(fields).length && !rest.length ? '请更正标出的内容后再提交。' : (err && err.message) || '操作失败';
   banner.replaceChildren(h('div', { class: 'notice notice-error' }, h('p', null, head),
     rest.length ? h('ul', null, rest.map((r) => h('li', null, r))) : null));
-  const focus = first && first.querySelector('input, select, textarea');
+  const marked = root.querySelector('.field.has-error');
+  const focus = (marked || first) && (marked || first).querySelector('input, select, textarea');
   if (focus) focus.focus();
 }
 

@@ -10,7 +10,7 @@ export async function render(main, ctx) {
 }
 
 // checkinCard: type or scan the code of a ticket and check its holder in.
-function checkinCard() {
+function checkinCard(onCheckedIn) {
   const result = h('div', { class: 'checkin-result', 'aria-live': 'polite' });
   const f = form({
     class: 'inline-form checkin-form',
@@ -23,6 +23,7 @@ function checkinCard() {
         h('strong', null, '签到成功'), h('p', null, `报名编号 #${s.id}，签到时间 ${time(s.checked_in_at)}`)));
       f.set('code', '');
       f.el.querySelector('input').focus();
+      if (onCheckedIn) onCheckedIn(s);
     },
   });
   f.el.addEventListener('submit', () => clear(result), true);
@@ -131,7 +132,7 @@ async function renderFair(main, ctx, id) {
       { label: '月薪', value: (p) => (p.salary_min || p.salary_max ? `${p.salary_min || '—'}–${p.salary_max || '—'}` : '面议') },
       { label: '要求', value: (p) => p.requirements || '' },
     ], fair.positions, '还没有岗位。'), h('h3', null, '添加岗位'), pos.el),
-    checkinCard(),
+    checkinCard(() => loadSignups()),
     card('报名名单', h('div', { class: 'row' }, filter, exportBtn,
       h('span', { class: 'muted small' }, '名单中的手机号按权限脱敏显示；导出会记入审计日志。')), signups));
 
