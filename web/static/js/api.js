@@ -85,9 +85,12 @@ export async function request(method, path, opts = {}) {
     env = null;
   }
   const status = res.status;
-  const msg = (env && env.message) || fallback[status] || fallback[500];
-  const err = new ApiError(status, (env && env.code) || 'http_' + status, msg, env && env.fields,
-    Number(res.headers.get('Retry-After')) || 0);
+  let msg = (env && env.message) || fallback[status] || fallback[500];
+  const retryAfter = Number(res.headers.get('Retry-After')) || 0;
+  if (status === 429 && retryAfter > 0 && !/分钟|秒/.test(msg)) {
+    msg += retryAfter >= 60 ? `（约 ${Math.ceil(retryAfter / 60)} 分钟后可再试）` : `（约 ${retryAfter} 秒后可再试）`;
+  }
+  const err = new ApiError(status, (env && env.code) || 'http_' + status, msg, env && env.fields, retryAfter);
   if (opts.auth !== false) {
     if (status === 401 && hooks.unauthenticated) hooks.unauthenticated(err);
     if (status === 403 && err.code === 'password_change_required' && hooks.passwordChange) hooks.passwordChange(err);

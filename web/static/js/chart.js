@@ -14,12 +14,23 @@ function s(tag, attrs, ...children) {
   return el;
 }
 
-// niceMax rounds up to 1, 2 or 5 times a power of ten, so the axis reads well.
-export function niceMax(v) {
-  if (!(v > 0)) return 1;
+// nice rounds up to 1, 2 or 5 times a power of ten.
+function nice(v) {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
   return 10 * p;
+}
+
+// scale picks the axis: a step of 1, 2 or 5 times a power of ten (whole
+// numbers when every value is whole) and a top that is a multiple of it,
+// with two to five grid lines.
+export function scale(values) {
+  const v = Math.max(0, ...values);
+  const whole = values.every((x) => Number.isInteger(x));
+  if (!(v > 0)) return { max: whole ? 4 : 1, step: whole ? 1 : 0.25 };
+  let step = nice(v / 5);
+  if (whole) step = Math.max(1, Math.round(step));
+  return { max: Math.ceil(v / step - 1e-9) * step, step };
 }
 
 function fmt(n) {
@@ -36,11 +47,12 @@ function frame(title, height) {
   return svg;
 }
 
-function yAxis(svg, max, height) {
+function yAxis(svg, { max, step }, height) {
   const inner = height - PAD.top - PAD.bottom;
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4;
-    const y = PAD.top + inner - (inner * i) / 4;
+  const n = Math.round(max / step);
+  for (let i = 0; i <= n; i++) {
+    const v = step * i;
+    const y = PAD.top + inner - (inner * v) / max;
     svg.append(s('line', { x1: PAD.left, x2: W - PAD.right, y1: y, y2: y, class: 'grid' }));
     svg.append(s('text', { x: PAD.left - 6, y: y + 4, 'text-anchor': 'end', class: 'tick' }, fmt(v)));
   }
@@ -73,13 +85,13 @@ function legend(series) {
 // Returns a <figure> holding the SVG and a legend.
 export function lineChart({ title, labels, series, height = 260 }) {
   const svg = frame(title, height);
-  const all = series.flatMap((x) => x.values).filter((v) => typeof v === 'number');
-  const max = niceMax(Math.max(0, ...all));
+  const sc = scale(series.flatMap((x) => x.values).filter((v) => typeof v === 'number'));
+  const max = sc.max;
   const inner = height - PAD.top - PAD.bottom;
   const n = labels.length;
   const xOf = (i) => PAD.left + (n <= 1 ? (W - PAD.left - PAD.right) / 2 : ((W - PAD.left - PAD.right) * i) / (n - 1));
   const yOf = (v) => PAD.top + inner - (inner * v) / max;
-  yAxis(svg, max, height);
+  yAxis(svg, sc, height);
   xLabels(svg, labels, xOf, height);
   series.forEach((se, k) => {
     const pts = se.values.map((v, i) => [xOf(i), yOf(v || 0)]);
@@ -93,11 +105,12 @@ export function lineChart({ title, labels, series, height = 260 }) {
 // barChart: {title, items: [{label, value}], height}.
 export function barChart({ title, items, height = 260 }) {
   const svg = frame(title, height);
-  const max = niceMax(Math.max(0, ...items.map((i) => i.value || 0)));
+  const sc = scale(items.map((i) => i.value || 0));
+  const max = sc.max;
   const inner = height - PAD.top - PAD.bottom;
   const slot = (W - PAD.left - PAD.right) / Math.max(1, items.length);
   const bw = Math.min(48, slot * 0.6);
-  yAxis(svg, max, height);
+  yAxis(svg, sc, height);
   xLabels(svg, items.map((i) => i.label), (i) => PAD.left + slot * i + slot / 2, height);
   items.forEach((it, i) => {
     const v = it.value || 0;

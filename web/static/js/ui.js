@@ -249,6 +249,7 @@ export function showErrors(root, err, names = {}) {
   const head = Object.keys(fields).length && !rest.length ? '请更正标出的内容后再提交。' : (err && err.message) || '操作失败';
   banner.replaceChildren(h('div', { class: 'notice notice-error' }, h('p', null, head),
     rest.length ? h('ul', null, rest.map((r) => h('li', null, r))) : null));
+  if (!first) banner.scrollIntoView({ block: 'nearest' });
   const marked = root.querySelector('.field.has-error');
   const focus = (marked || first) && (marked || first).querySelector('input, select, textarea');
   if (focus) focus.focus();
@@ -313,8 +314,7 @@ export function form(opts) {
       if (opts.onSuccess) await opts.onSuccess(result, api);
     } catch (err) {
       if (err && err.name === 'AbortError') return;
-      api.showErrors(err);
-      if (!(err instanceof ApiError) || !err.fields) toast(err.message || '操作失败', 'error');
+      api.showErrors(err); // beside the form, so no toast as well
     } finally {
       busy = false;
       submit.disabled = false;

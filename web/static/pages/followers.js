@@ -218,10 +218,21 @@ async function renderMenu(main, ctx) {
   const editor = h('form', { class: 'form', novalidate: true }, h('div', { class: 'form-banner', role: 'alert' }));
   const groups = h('div');
   editor.append(groups);
-  const setStatus = (m) => clear(status, `当前版本 ${m.revision || 0}`, ' ',
-    m.published ? badge('已发布到公众号', 'ok') : badge(m.revision ? '有未发布的修改' : '尚未保存', 'warn'),
-    m.published_at ? `（发布于 ${time(m.published_at)}）` : '');
+  let saved = menu;
+  let dirty = false;
+  const setStatus = (m) => {
+    saved = m;
+    clear(status, `当前版本 ${m.revision || 0}`, ' ',
+      m.published ? badge('已发布到公众号', 'ok') : badge(m.revision ? '有未发布的修改' : '尚未保存', 'warn'),
+      dirty ? badge('有未保存的修改', 'warn') : null,
+      m.published_at ? `（发布于 ${time(m.published_at)}）` : '');
+  };
   setStatus(menu);
+  const touched = () => {
+    if (!dirty) { dirty = true; setStatus(saved); }
+  };
+  editor.addEventListener('input', touched);
+  editor.addEventListener('click', (e) => { if (e.target.closest('button[type=button]:not(.publish)')) touched(); });
 
   function leafFields(b, path) {
     const out = [];
@@ -272,15 +283,20 @@ async function renderMenu(main, ctx) {
 
   const save = h('button', { type: 'submit', class: 'btn btn-primary' }, '保存菜单');
   const publish = button('发布到公众号', async () => {
+    if (dirty) {
+      toast('菜单有未保存的修改，请先保存再发布', 'error');
+      return;
+    }
     const m = await action(publish, () => post('/menu/publish'), '菜单已发布');
     if (m) setStatus(m);
-  }, 'btn');
+  }, 'btn publish');
   editor.append(h('div', { class: 'form-actions' }, save, publish));
   editor.addEventListener('submit', async (e) => {
     e.preventDefault();
     save.disabled = true;
     try {
       const m = await put('/menu', { button: state });
+      dirty = false;
       clearErrors(editor);
       toast('菜单已保存，发布后公众号才会显示新菜单');
       setStatus(m);
