@@ -13,6 +13,7 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -47,16 +48,38 @@ type Options struct {
 // client), and the assets under /console/assets/<hash>/.
 type Handler struct {
 	version string
-	index   []byte
-	etag    string
+	index   asset
 	assets  map[string]asset
 	csp     string
 }
 
+// asset is a file as served: its bytes and, when that saves at least a
+// tenth, its gzip encoding, made once at start.
 type asset struct {
 	body  []byte
+	gz    []byte // nil when not worth it
 	ctype string
 	etag  string
+}
+
+func newAsset(body []byte, ctype string) (asset, error) {
+	sum := sha256.Sum256(body)
+	a := asset{body: body, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return a, err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return a, err
+	}
+	if err := zw.Close(); err != nil {
+		return a, err
+	}
+	if buf.Len() < len(body)*9/10 {
+		a.gz = buf.Bytes()
+	}
+	return a, nil
 }
 
 // contentTypes are set explicitly: the system's MIME table (mime.types)
@@ -111,15 +134,18 @@ func newHandler(fsys fs.FS, opts Options) (*Handler, error) {
 		if !ok {
 			return nil, fmt.Errorf("web: no content type for %s", name)
 		}
-		fh := sha256.Sum256(b)
-		h.assets[name] = asset{body: b, ctype: ct, etag: `"` + hex.EncodeToString(fh[:8]) + `"`}
+		if h.assets[name], err = newAsset(b, ct); err != nil {
+			return nil, err
+		}
 	}
 	if indexTpl == nil {
 		return nil, fmt.Errorf("web: static/index.html is missing")
 	}
 	h.version = hex.EncodeToString(sum.Sum(nil)[:6])
-	h.index = bytes.ReplaceAll(indexTpl, []byte(assetsPlaceholder), []byte(h.AssetsPath()))
-	h.etag = `"` + h.version + `"`
+	if h.index, err = newAsset(bytes.ReplaceAll(indexTpl, []byte(assetsPlaceholder), []byte(h.AssetsPath())),
+		contentTypes[".html"]); err != nil {
+		return nil, err
+	}
 	for _, src := range opts.ImageSources {
 		if !strings.HasPrefix(src, "https://") || strings.ContainsAny(src, " ;,'\"") {
 			return nil, fmt.Errorf("web: image source %q must be an https origin", src)
@@ -182,9 +208,45 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every other path is a route of the single-page app.
 	hd.Set("Cache-Control", "no-cache")
-	hd.Set("ETag", h.etag)
-	hd.Set("Content-Type", contentTypes[".html"])
-	http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(h.index))
+	writeAsset(w, r, h.index)
+}
+
+// writeAsset writes a with its type and ETag, gzip-encoded when the client
+// accepts it (the encoded variant has its own ETag); ServeContent answers
+// conditional and range requests.
+func writeAsset(w http.ResponseWriter, r *http.Request, a asset) {
+	hd := w.Header()
+	hd.Set("Content-Type", a.ctype)
+	body, etag := a.body, a.etag
+	if a.gz != nil {
+		hd.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+			body, etag = a.gz, strings.TrimSuffix(a.etag, `"`)+`-gz"`
+			hd.Set("Content-Encoding", "gzip")
+		}
+	}
+	hd.Set("ETag", etag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// acceptsGzip reports whether Accept-Encoding lists gzip (or *) without
+// q=0.
+func acceptsGzip(values []string) bool {
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding != "gzip" && coding != "*" {
+				continue
+			}
+			q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+			if q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000" {
+				return false
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // serveAsset serves assets/<version>/<name>. Another version is 404, not
@@ -198,9 +260,6 @@ func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request, rest string
 		http.NotFound(w, r)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Cache-Control", "public, max-age=31536000, immutable")
-	hd.Set("ETag", a.etag)
-	hd.Set("Content-Type", a.ctype)
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	writeAsset(w, r, a)
 }

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -116,6 +119,53 @@ func TestAssets(t *testing.T) {
 		if rec := serve(h, http.MethodGet, tt.path, map[string]string{"If-None-Match": etag}); rec.Code != http.StatusNotModified {
 			t.Errorf("GET %s with If-None-Match = %d, want 304", tt.path, rec.Code)
 		}
+	}
+}
+
+func TestGzip(t *testing.T) {
+	h := mustHandler(t)
+	plain := serve(h, http.MethodGet, h.AssetsPath()+"/js/ui.js", nil)
+	tests := []struct {
+		accept string
+		gz     bool
+	}{
+		{"gzip, deflate, br", true},
+		{"br;q=1.0, GZIP;q=0.5", true},
+		{"*", true},
+		{"gzip;q=0", false},
+		{"deflate", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		rec := serve(h, http.MethodGet, h.AssetsPath()+"/js/ui.js", map[string]string{"Accept-Encoding": tt.accept})
+		if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tt.gz {
+			t.Errorf("Accept-Encoding %q: gzip = %v, want %v", tt.accept, got, tt.gz)
+			continue
+		}
+		if rec.Header().Get("Vary") != "Accept-Encoding" {
+			t.Errorf("Accept-Encoding %q: Vary = %q", tt.accept, rec.Header().Get("Vary"))
+		}
+		if !tt.gz {
+			continue
+		}
+		if rec.Header().Get("ETag") == plain.Header().Get("ETag") {
+			t.Errorf("the gzip variant has the plain ETag %s", rec.Header().Get("ETag"))
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(b, plain.Body.Bytes()) {
+			t.Errorf("gunzipped body differs from the plain one (%v)", err)
+		}
+		if rec.Body.Len() >= plain.Body.Len() {
+			t.Errorf("gzip body %d bytes, plain %d", rec.Body.Len(), plain.Body.Len())
+		}
+	}
+	index := serve(h, http.MethodGet, "/console/fairs", map[string]string{"Accept-Encoding": "gzip"})
+	if index.Code != 200 || index.Header().Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("index with gzip = %d %v", index.Code, index.Header())
 	}
 }
 
