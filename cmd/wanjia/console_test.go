@@ -93,7 +93,7 @@ type tab struct {
 func newTab(t *testing.T, bctx context.Context, base string, width, height int64) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(bctx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	tb := &tab{t: t, ctx: ctx, base: base}
 	messages := chromedp.Console(ctx)
 	done := make(chan struct{})
@@ -162,11 +162,11 @@ func js[T any](b *tab, expr string) T {
 	return v
 }
 
-// wait polls the JavaScript predicate until it holds (15 s).
+// wait polls the JavaScript predicate until it holds (30 s: CI runs -race on a busy machine).
 func (b *tab) wait(what, predicate string) {
 	b.t.Helper()
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool]("!!("+predicate+")",
-		chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool]("(() => { try { return !!("+predicate+") } catch (e) { return false } })()",
+		chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		b.shot("failure")
 		b.t.Fatalf("waiting for %s: %v\npage text: %s", what, err, b.pageText())
 	}
@@ -325,6 +325,22 @@ func TestConsoleInBrowser(t *testing.T) {
 		if s := js[string](b, `sessionStorage.getItem('wanjia.console.session') || ''`); s != "" {
 			t.Errorf("session after logout = %q", s)
 		}
+	})
+
+	t.Run("an ended session sends the tab back to the login page", func(t *testing.T) {
+		b := newTab(t, bctx, cs.base, 1366, 768)
+		b.login("editor", consolePassword)
+		b.wait("the editor's home", `location.pathname === '/console/lessons'`)
+		token := js[string](b, `JSON.parse(sessionStorage.getItem('wanjia.console.session')).token`)
+		if code, _ := cs.call(t, "POST", "/api/admin/logout", token, ""); code != 204 {
+			t.Fatalf("logout through the API = %d", code)
+		}
+		b.click(`.sidenav a[href='/console/pushes']`) // the next call answers 401
+		b.wait("the login page", `location.pathname === '/console/login' && document.body.innerText.includes('登录已失效')`)
+		b.fill(".login-form", "username", "editor")
+		b.fill(".login-form", "password", consolePassword)
+		b.click(`.login-form button[type=submit]`)
+		b.wait("the page she was on", `location.pathname === '/console/pushes' && document.querySelector('.main .card')`)
 	})
 
 	t.Run("a wrong password shows the error and keeps the username", func(t *testing.T) {
@@ -545,8 +561,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		if text := b.pageText(); !strings.Contains(text, "紧急") || strings.Contains(text, "打我") {
 			t.Errorf("alerts page = %q, want an urgent alert without the message's words", text)
 		}
+		b.wait("the unread count", `document.querySelector('.topbar .count')?.textContent === '1' && !document.querySelector('.topbar .count').hidden`)
 		b.click(`.main table button`) // 标为已读
 		b.wait("the alert read", `document.querySelector('.main table')?.innerText.includes('已读') && !document.querySelector('.main table button')`)
+		b.wait("no unread count", `document.querySelector('.topbar .count').hidden`)
 
 		seedPush(t, cs.dir)
 		b.open("/console/pushes")
@@ -586,7 +604,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.wait("the dialog", `document.querySelector('dialog[open]')`)
 		b.click(`dialog[open] [data-field=roles] input[value=editor]`)
 		b.click(`dialog[open] button[type=submit]`)
-		b.wait("the changed roles", `!document.querySelector('dialog[open]') && document.querySelector('.main tbody tr:last-child').innerText.includes('编辑')`)
+		b.wait("the changed roles", `!document.querySelector('dialog[open]') && document.querySelector('.main tbody tr:last-child')?.innerText.includes('编辑')`)
 		code, list := cs.call(t, "GET", "/api/admin/staff", cs.adminToken, "")
 		if code != 200 || !strings.Contains(fmt.Sprint(list), "reviewer1") || !strings.Contains(fmt.Sprint(list), "editor reviewer") &&
 			!strings.Contains(fmt.Sprint(list), "reviewer editor") {

@@ -1,7 +1,7 @@
 // The console's entry: the page registry (which role sees what), a small
 // History-API router under /console, the shell (top bar, navigation) and
 // the session flows (sign-in, forced password change, sign-out).
-import { onAuthProblem, post } from './api.js';
+import { onAuthProblem, post, get } from './api.js';
 import { session, saveSession, clearSession, hasRole, updateStaff } from './session.js';
 import { h, clear, link, toast, form, errorBox, loading, BASE, button } from './ui.js';
 import { roleNames } from './format.js';
@@ -101,10 +101,14 @@ function ensureShell(active) {
       h('a', { class: 'brand', href: BASE + '/', dataset: { link: '' } }, h('span', { class: 'brand-mark' }, '万'), h('span', null, '万家工作台')),
       user);
     clear(root, top, h('div', { class: 'shell' }, nav, main));
-    shell = { nav, main, user };
+    shell = { nav, main, user, count: h('span', { class: 'count', hidden: true }) };
+    shell.timer = setInterval(countAlerts, 60000);
   }
+  countAlerts();
+  const alerts = link('/alerts?unread=true', '提醒', 'top-link alerts-link');
+  alerts.append(shell.count);
   clear(shell.user,
-    link('/alerts', '提醒', 'top-link'),
+    alerts,
     h('span', { class: 'who', title: s.staff.roles.map((r) => roleNames[r] || r).join('、') },
       s.staff.display_name || s.staff.username),
     link('/password', '修改密码', 'top-link'),
@@ -119,7 +123,25 @@ function ensureShell(active) {
   }), h('hr', { class: 'nav-extra' }), link('/alerts', '提醒', 'nav-item nav-extra'), link('/password', '修改密码', 'nav-item nav-extra'));
 }
 
+// countAlerts shows how many unread alerts (crisis messages, urgent
+// cases) wait for the signed-in staff member; checked on every page change
+// and once a minute.
+async function countAlerts() {
+  const sh = shell;
+  if (!sh || !session()) return;
+  try {
+    const res = await get('/alerts', { unread: 'true', limit: 100 });
+    const n = (res.items || []).length;
+    sh.count.hidden = n === 0;
+    sh.count.textContent = n >= 100 ? '99+' : String(n);
+    sh.count.setAttribute('aria-label', n + ' 条未读提醒');
+  } catch {
+    // the badge is a hint; a failure shows nothing (a 401 signs out through the hook)
+  }
+}
+
 function dropShell() {
+  if (shell) clearInterval(shell.timer);
   shell = null;
 }
 
@@ -206,6 +228,8 @@ function renderPassword() {
 onAuthProblem(
   () => {
     if (!session()) return;
+    const here = currentPath();
+    if (here !== '/login' && here !== '/password') sessionStorage.setItem('wanjia.console.next', here + location.search);
     clearSession();
     dropShell();
     authNotice = '登录已失效，请重新登录。';
