@@ -679,6 +679,29 @@ func TestConsoleInBrowser(t *testing.T) {
 		l.shot("phone-login")
 	})
 
+	t.Run("roles changed by an admin apply at the next page load", func(t *testing.T) {
+		cs.createStaff(t, "shifting", "周同事", "editor", false)
+		b := newTab(t, bctx, cs.base, 1366, 768)
+		b.login("shifting", consolePassword)
+		b.wait("the editor's home", `location.pathname === '/console/lessons' && document.querySelector('.sidenav a.nav-item')`)
+		if strings.Contains(strings.Join(b.navTexts(), ","), "招聘会") {
+			t.Fatalf("an editor sees 招聘会")
+		}
+		_, list := cs.call(t, "GET", "/api/admin/staff", cs.adminToken, "")
+		var id any
+		for _, it := range list["items"].([]any) {
+			if m := it.(map[string]any); m["username"] == "shifting" {
+				id = m["id"]
+			}
+		}
+		if code, body := cs.call(t, "PATCH", fmt.Sprintf("/api/admin/staff/%v", id), cs.adminToken,
+			`{"roles":["editor","fair_manager"]}`); code != 200 {
+			t.Fatalf("PATCH staff = %d %v", code, body)
+		}
+		b.do(chromedp.Reload())
+		b.wait("招聘会 in the navigation", `[...document.querySelectorAll('.sidenav a.nav-item')].some(a => a.textContent === '招聘会')`)
+	})
+
 	t.Run("the lockout after five failures is explained", func(t *testing.T) {
 		other := startConsoleServer(t) // its own per-address login budget
 		b := newTab(t, bctx, other.base, 1366, 768)

@@ -49,10 +49,28 @@ function currentPath() {
   return p === '' ? '/' : p;
 }
 
+// refreshMe reads the account once per page load: roles or the name an
+// admin changed since sign-in apply without signing in again.
+let meChecked = false;
+async function refreshMe() {
+  meChecked = true;
+  try {
+    const me = await get('/me');
+    const s = session();
+    if (!s) return;
+    const before = JSON.stringify([s.staff.roles, s.staff.display_name]);
+    updateStaff({ roles: me.roles, display_name: me.display_name, must_change_password: me.must_change_password });
+    if (JSON.stringify([me.roles, me.display_name]) !== before) route();
+  } catch {
+    // 401 and 403 password_change_required are handled by the hooks
+  }
+}
+
 async function route() {
   const path = currentPath();
   const s = session();
   if (path === '/login') return renderLogin();
+  if (s && !meChecked && !s.staff.must_change_password) refreshMe();
   if (!s) {
     sessionStorage.setItem('wanjia.console.next', path === '/' ? '' : path + location.search);
     return navigate('/login', true);
@@ -173,6 +191,7 @@ function renderLogin() {
     onSubmit: (v) => post('/login', { username: v.username.trim(), password: v.password }, { auth: false }),
     onSuccess: (res) => {
       saveSession(res);
+      meChecked = true; // the login answer is current
       const next = sessionStorage.getItem('wanjia.console.next') || '';
       sessionStorage.removeItem('wanjia.console.next');
       if (res.staff.must_change_password) return navigate('/password', true);
