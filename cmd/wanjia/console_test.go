@@ -310,7 +310,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.login("chief", consolePassword)
 		b.wait("the overview", `location.pathname === '/console/overview' && document.querySelector('.sidenav a.nav-item')`)
 		nav := strings.Join(b.navTexts(), " ")
-		for _, want := range []string{"概览", "最美家庭", "微课堂", "招聘会", "12338", "文章", "粉丝与消息", "推送", "年度报告", "审计", "人员"} {
+		for _, want := range []string{"概览", "最美家庭", "微课堂", "招聘会", "12338", "文章", "粉丝与消息", "推送", "年度报告", "审计", "人员", "后台任务"} {
 			if !strings.Contains(nav, want) {
 				t.Errorf("admin's navigation %q lacks %s", nav, want)
 			}
@@ -611,6 +611,35 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("staff after the edit = %d %v, want reviewer1 with editor and reviewer", code, list)
 		}
 		b.shot("staff")
+	})
+
+	t.Run("an editor edits a notification template, errors beside each row", func(t *testing.T) {
+		b := newTab(t, bctx, cs.base, 1366, 768)
+		b.login("editor", consolePassword)
+		b.wait("the editor's home", `location.pathname === '/console/lessons'`)
+		b.open("/console/pushes/templates")
+		b.wait("the templates", `document.querySelector('.main table')?.innerText.includes('招聘会提醒')`)
+		b.do(chromedp.Click(chromedp.CSS(`.main tbody tr:nth-child(5) button`)))
+		b.wait("the dialog", `document.querySelector('dialog[open] [data-field="items[0].oa_fields"]')`)
+		oa := `dialog[open] [data-field="items[0].oa_fields"]`
+		b.click(oa + ` > button`) // 添加字段
+		row := oa + ` .template-row:last-child`
+		b.do(chromedp.SendKeys(chromedp.CSS(row+` input[name$=".key"]`), "first"),
+			chromedp.SendKeys(chromedp.CSS(row+` input[name$=".field"]`), "title"))
+		b.click(`dialog[open] button[type=submit]`)
+		b.wait("the error beside the new row", `document.querySelector('`+row+` .has-error .field-error')?.textContent.includes('first')`)
+		b.shot("template-error")
+		b.click(row + ` > button`) // 删除 the row
+		b.click(`dialog[open] button[type=submit]`)
+		b.wait("the dialog closed", `!document.querySelector('dialog[open]')`)
+	})
+
+	t.Run("an admin sees the background queues", func(t *testing.T) {
+		b := newTab(t, bctx, cs.base, 1366, 768)
+		b.login("chief", consolePassword)
+		b.wait("the overview", `location.pathname === '/console/overview'`)
+		b.open("/console/jobs")
+		b.wait("the queues", `document.querySelector('.main .card table')?.innerText.includes('运行中') && document.querySelectorAll('.main .card')[1]?.innerText.includes('没有失败的任务')`)
 	})
 
 	t.Run("the audit log shows what staff did", func(t *testing.T) {

@@ -20,6 +20,7 @@ export const pages = [
   { prefix: 'annual', title: '年度报告', roles: ['admin'], module: 'annual' },
   { prefix: 'audit', title: '审计', roles: ['admin'], module: 'audit' },
   { prefix: 'staff', title: '人员', roles: ['admin'], module: 'staff' },
+  { prefix: 'jobs', title: '后台任务', roles: ['admin'], module: 'jobs' },
 ];
 
 // hidden pages: reachable by every signed-in staff member, not in the nav.

@@ -216,7 +216,7 @@ export function readField(f) {
 export function clearErrors(root) {
   for (const f of root.querySelectorAll('.field.has-error')) {
     f.classList.remove('has-error');
-    const e = f.querySelector('.field-error');
+    const e = f.querySelector(':scope > .field-error');
     if (e) e.textContent = '';
     for (const i of f.querySelectorAll('input, select, textarea')) i.removeAttribute('aria-invalid');
   }
@@ -242,7 +242,7 @@ export function showErrors(root, err, names = {}) {
     const f = [...root.querySelectorAll('.field')].find((x) => x.dataset.field === k);
     if (!f) { rest.push((names[k] || k) + '：' + msg); continue; }
     f.classList.add('has-error');
-    f.querySelector('.field-error').textContent = msg;
+    f.querySelector(':scope > .field-error').textContent = msg;
     for (const i of f.querySelectorAll('input, select, textarea')) i.setAttribute('aria-invalid', 'true');
     first = first || f;
   }
