@@ -319,6 +319,17 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("signed-in name = %q, want 王主任", who)
 		}
 		b.shot("overview")
+		// At 1366×768 no page scrolls sideways either.
+		for _, path := range []string{"/console/fairs", "/console/followers", "/console/followers/messages", "/console/followers/menu",
+			"/console/pushes", "/console/pushes/templates", "/console/audit", "/console/staff", "/console/jobs", "/console/alerts",
+			"/console/campaigns", "/console/lessons", "/console/cases", "/console/articles", "/console/annual"} {
+			b.open(path)
+			b.wait(path, `document.querySelector('.main') && !document.querySelector('.main .loading')`)
+			if sw, iw := js[int](b, `document.documentElement.scrollWidth`), js[int](b, `window.innerWidth`); sw > iw {
+				t.Errorf("%s at 1366 px: scrollWidth %d > innerWidth %d", path, sw, iw)
+			}
+			b.shot("desktop" + strings.ReplaceAll(path, "/", "-"))
+		}
 		b.click(`.logout`)
 		b.wait("the login page after logout", `location.pathname === '/console/login' && document.body.innerText.includes('您已退出登录')`)
 		// The token was revoked on the server, and the tab forgot it.
