@@ -305,6 +305,36 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("the modules' helpers, in the browser", func(t *testing.T) {
+		b := newTab(t, bctx, cs.base, 1366, 768)
+		b.open("/console/login")
+		b.wait("the login form", `document.querySelector('.login-form')`)
+		assets := js[string](b, `document.querySelector('script[type=module]').getAttribute('src').replace(/\/js\/app\.js$/, '')`)
+		got, err := chromedp.Run(b.ctx, chromedp.Evaluate[map[string]any](fmt.Sprintf(`(async () => {
+			const ui = await import(%q + '/js/ui.js');
+			const chart = await import(%q + '/js/chart.js');
+			const fmt = await import(%q + '/js/format.js');
+			return {
+				urls: ['javascript:alert(1)', 'data:text/html,x', '//evil.example/x', '/api/files/a.jpg', 'https://cdn.example.org/a.jpg', 'vbscript:x', ''].map(ui.safeURL),
+				scales: [[4, 1, 2], [0], [7], [100], [0.98, 0.5]].map((v) => chart.scale(v)),
+				rfc: [fmt.toRFC3339('2026-03-08T09:00'), fmt.toRFC3339('')],
+				shown: fmt.time('2026-03-08T01:00:00Z'),
+			};
+		})()`, assets, assets, assets), chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{
+			"urls":   []any{"", "", "", "/api/files/a.jpg", "https://cdn.example.org/a.jpg", "", ""},
+			"scales": []any{map[string]any{"max": 4.0, "step": 1.0}, map[string]any{"max": 4.0, "step": 1.0}, map[string]any{"max": 8.0, "step": 2.0}, map[string]any{"max": 100.0, "step": 20.0}, map[string]any{"max": 1.0, "step": 0.2}},
+			"rfc":    []any{"2026-03-08T09:00:00+08:00", nil},
+			"shown":  "2026-03-08 09:00",
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("helpers = %v\nwant      %v", got, want)
+		}
+	})
+
 	t.Run("login and logout", func(t *testing.T) {
 		b := newTab(t, bctx, cs.base, 1366, 768)
 		b.login("chief", consolePassword)

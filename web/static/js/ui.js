@@ -16,7 +16,7 @@ export function h(tag, props, ...children) {
     if (k === 'class') el.className = Array.isArray(v) ? v.filter(Boolean).join(' ') : v;
     else if (k === 'text') el.textContent = v;
     else if (k === 'dataset') Object.assign(el.dataset, v);
-    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k.startsWith('on')) { if (typeof v === 'function') el.addEventListener(k.slice(2), v); } // never an inline handler
     else if (['value', 'checked', 'disabled', 'selected', 'hidden', 'multiple', 'required', 'readOnly'].includes(k)) el[k] = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
@@ -36,6 +36,20 @@ export function clear(el, ...children) {
   el.replaceChildren();
   append(el, children);
   return el;
+}
+
+// safeURL returns u when it is an http(s) URL or a path on this site, and
+// '' otherwise (a javascript: or data: URL from the server is never made a
+// link; the Content-Security-Policy would block it as well).
+export function safeURL(u) {
+  if (typeof u !== 'string' || u === '') return '';
+  if (u.startsWith('/') && !u.startsWith('//')) return u;
+  try {
+    const p = new URL(u);
+    return p.protocol === 'https:' || p.protocol === 'http:' ? p.href : '';
+  } catch {
+    return '';
+  }
 }
 
 // link is an in-app link (the router handles the click).

@@ -3,7 +3,7 @@
 // (/api/admin/articles, issue 8; role editor). Phase 1: built against
 // API.md; adjusted when the articles API lands.
 import { get, post } from '../js/api.js';
-import { h, clear, card, pageHeader, tabs, form, table, paged, link, loading, errorBox, button, action, badge, dialog } from '../js/ui.js';
+import { h, clear, card, pageHeader, tabs, form, table, paged, link, loading, errorBox, button, action, badge, dialog, safeURL } from '../js/ui.js';
 import { lineChart, barChart } from '../js/chart.js';
 import { time, num, label, articleStatuses } from '../js/format.js';
 
@@ -66,7 +66,7 @@ async function renderArticle(main, ctx, id) {
   }, 'btn btn-primary');
   const stats = h('div', null, loading());
   clear(box, pageHeader(a.title, `${a.author || ''} ${a.column ? '· ' + a.column : ''}`),
-    card('状态', h('p', null, badge(label(articleStatuses, a.status), 'info'), a.url ? h('span', null, ' ', h('a', { href: a.url, target: '_blank', rel: 'noopener' }, '查看原文')) : null),
+    card('状态', h('p', null, badge(label(articleStatuses, a.status), 'info'), safeURL(a.url) ? h('span', null, ' ', h('a', { href: safeURL(a.url), target: '_blank', rel: 'noopener noreferrer' }, '查看原文')) : null),
       h('div', { class: 'row' }, step('提交审批', 'submit', '已提交审批'), step('审批通过', 'approve', '已审批'), publish)),
     card('阅读数据', stats),
     a.digest ? card('摘要', h('p', null, a.digest)) : null);

@@ -3,7 +3,7 @@
 // issue 4; role reviewer). Phase 1: built against API.md; the field names
 // are adjusted when the campaigns API lands.
 import { get, post } from '../js/api.js';
-import { h, clear, card, pageHeader, tabs, form, table, paged, link, loading, errorBox, button, dialog, badge, statCards, toast } from '../js/ui.js';
+import { h, clear, card, pageHeader, tabs, form, table, paged, link, loading, errorBox, button, dialog, badge, statCards, toast, safeURL } from '../js/ui.js';
 import { time, num, label, nominationStatuses } from '../js/format.js';
 
 const seedCategories = [
@@ -73,7 +73,7 @@ async function renderReview(main, ctx) {
 }
 
 function reviewItem(n, ctx) {
-  const photos = (n.photos || []).map((p) => (typeof p === 'string' ? p : p.url)).filter(Boolean);
+  const photos = (n.photos || []).map((p) => safeURL(typeof p === 'string' ? p : p && p.url)).filter(Boolean);
   const approve = button('通过', async () => {
     approve.disabled = true;
     try {
