@@ -770,6 +770,17 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		b.do(chromedp.Reload())
 		b.wait("招聘会 in the navigation", `[...document.querySelectorAll('.sidenav a.nav-item')].some(a => a.textContent === '招聘会')`)
+
+		// Taken away while the page is open: the next call's 403 is shown
+		// in the page, not as a broken page.
+		if code, body := cs.call(t, "PATCH", fmt.Sprintf("/api/admin/staff/%v", id), cs.adminToken,
+			`{"roles":["fair_manager"]}`); code != 200 {
+			t.Fatalf("PATCH staff = %d %v", code, body)
+		}
+		b.click(`.sidenav a[href='/console/pushes']`)
+		b.wait("the refusal in the page", `document.querySelector('.main .notice-error')?.innerText.includes('没有权限')`)
+		b.wait("the navigation without the editor's pages", `(t => t.includes('招聘会') && !t.includes('推送'))([...document.querySelectorAll('.sidenav a.nav-item')].map(a => a.textContent).join())`)
+		b.shot("forbidden")
 	})
 
 	t.Run("the lockout after five failures is explained", func(t *testing.T) {

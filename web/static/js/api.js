@@ -32,13 +32,15 @@ const fallback = {
   503: '服务暂时不可用，请稍后再试',
 };
 
-const hooks = { unauthenticated: null, passwordChange: null };
+const hooks = { unauthenticated: null, passwordChange: null, forbidden: null };
 
-// onAuthProblem registers what the app does on a 401 (sign in again) and
-// on a 403 password_change_required.
-export function onAuthProblem(unauthenticated, passwordChange) {
+// onAuthProblem registers what the app does on a 401 (sign in again), on a
+// 403 password_change_required, and on another 403 (roles may have
+// changed since sign-in).
+export function onAuthProblem(unauthenticated, passwordChange, forbidden) {
   hooks.unauthenticated = unauthenticated;
   hooks.passwordChange = passwordChange;
+  hooks.forbidden = forbidden;
 }
 
 function url(path, query) {
@@ -94,6 +96,7 @@ export async function request(method, path, opts = {}) {
   if (opts.auth !== false) {
     if (status === 401 && hooks.unauthenticated) hooks.unauthenticated(err);
     if (status === 403 && err.code === 'password_change_required' && hooks.passwordChange) hooks.passwordChange(err);
+    else if (status === 403 && hooks.forbidden && path !== '/me') hooks.forbidden(err);
   }
   throw err;
 }

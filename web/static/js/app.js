@@ -53,8 +53,11 @@ function currentPath() {
 // refreshMe reads the account once per page load: roles or the name an
 // admin changed since sign-in apply without signing in again.
 let meChecked = false;
+let meLoading = false;
 async function refreshMe() {
   meChecked = true;
+  if (meLoading) return;
+  meLoading = true;
   try {
     const me = await get('/me');
     const s = session();
@@ -64,6 +67,8 @@ async function refreshMe() {
     if (JSON.stringify([me.roles, me.display_name]) !== before) route();
   } catch {
     // 401 and 403 password_change_required are handled by the hooks
+  } finally {
+    meLoading = false;
   }
 }
 
@@ -259,6 +264,7 @@ onAuthProblem(
     updateStaff({ must_change_password: true });
     navigate('/password');
   },
+  () => refreshMe(), // a 403: drop the pages the account no longer may use
 );
 
 // In-app links: a[data-link] are handled here, not by a page load.
