@@ -72,6 +72,8 @@ func (s *server) addRoutes(r *Router) {
 			s.wrap(handleFile(s.Uploads, s.log)))
 	}
 
+	s.addConsoleRoutes(r) // api/console.go: the staff console's pages and assets (not API routes)
+
 	s.addGatewayRoutes(r, api) // api/wechat.go, api/messages.go: WeChat callbacks and the message log
 
 	s.addGatewayAdminRoutes(api) // api/gateway_admin.go: replies, crisis words, menu, followers

@@ -40,6 +40,10 @@ type Deps struct {
 	RatePerIP      float64 // requests per second per client IP (burst twice that per second)
 	TrustedProxies []string
 
+	// Console serves the staff console at /console and below (web.Handler);
+	// nil leaves it out.
+	Console http.Handler
+
 	// Accounts serves sign-in, sessions, staff accounts and the audit log
 	// (auth.Auth); nil leaves the /api/mp and /api/admin account routes out.
 	Accounts Accounts

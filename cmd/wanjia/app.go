@@ -39,6 +39,7 @@ import (
 	"wanjia/service/stats"
 	"wanjia/service/upload"
 	"wanjia/store"
+	"wanjia/web"
 	"wanjia/wechat"
 	"wanjia/wechat/wxsim"
 )
@@ -331,11 +332,18 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		return nil, nil, err
 	}
 
+	// The staff console, embedded.
+	console, err := web.New(web.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+
 	srv, err := api.NewServer(api.Deps{
 		Logger: log, Registry: reg, Version: versionString(),
 		DB: db, Redis: rdb,
 		ConsoleOrigin: cfg.HTTP.ConsoleOrigin, BodyLimit: cfg.HTTP.BodyLimit, RatePerIP: cfg.HTTP.RatePerIP,
 		TrustedProxies: splitList(cfg.HTTP.TrustedProxies),
+		Console:        console,
 		Accounts:       accounts,
 		Uploads:        uploads,
 		Jobs:           jobs.New(jobInspector{a.jobs}, accounts),
