@@ -83,8 +83,8 @@ func (s *server) addRoutes(r *Router) {
 	s.addFairRoutes(api) // api/fairs.go: job fairs, signups, tickets, check-in, exports, figures
 
 	s.addArticleRoutes(api) // api/articles.go, api/totp.go: articles, columns, figures, annual report, TOTP
-	s.addCaseRoutes(api) // api/cases.go: 12338 rights requests, stations, access log, chain checks, figures
-	s.addLessonRoutes(api) // api/lessons.go: courses, lessons, subscriptions, progress, publishing, figures
+	s.addCaseRoutes(api)    // api/cases.go: 12338 rights requests, stations, access log, chain checks, figures
+	s.addLessonRoutes(api)  // api/lessons.go: courses, lessons, subscriptions, progress, publishing, figures
 
 	for _, extra := range s.Extra {
 		extra(r)
