@@ -82,9 +82,10 @@ func (s *server) addRoutes(r *Router) {
 
 	s.addFairRoutes(api) // api/fairs.go: job fairs, signups, tickets, check-in, exports, figures
 
-	s.addArticleRoutes(api) // api/articles.go, api/totp.go: articles, columns, figures, annual report, TOTP
-	s.addCaseRoutes(api)    // api/cases.go: 12338 rights requests, stations, access log, chain checks, figures
-	s.addLessonRoutes(api)  // api/lessons.go: courses, lessons, subscriptions, progress, publishing, figures
+	s.addArticleRoutes(api)     // api/articles.go, api/totp.go: articles, columns, figures, annual report, TOTP
+	s.addCaseRoutes(api)        // api/cases.go: 12338 rights requests, stations, access log, chain checks, figures
+	s.addLessonRoutes(api)      // api/lessons.go: courses, lessons, subscriptions, progress, publishing, figures
+	s.addCampaignRoutes(r, api) // api/campaigns.go: 最美家庭 campaigns, nominations, gallery, votes, integrity, winners
 
 	for _, extra := range s.Extra {
 		extra(r)

@@ -117,6 +117,10 @@ type Deps struct {
 	// /api/admin/pushes/:id (lessons.Service); nil, or a nil Accounts,
 	// leaves them out.
 	Lessons Lessons
+	// Campaigns serves 最美家庭: /api/mp/campaigns, /nominations, /me/nominations
+	// and /api/admin/campaigns, /nominations (campaigns.Service); nil, or a
+	// nil Accounts, leaves them out.
+	Campaigns Campaigns
 
 	// Extra registers routes of areas that are wired outside this package
 	// (for example the WeChat callback gateway); nil for none.

@@ -49,6 +49,8 @@ type Config struct {
 
 	Articles Articles `yaml:"articles"`
 
+	Campaigns Campaigns `yaml:"campaigns"`
+
 	// Set by Load, not by any key.
 	sandbox bool
 }
@@ -171,6 +173,20 @@ type Lessons struct {
 	// Tick is how often due scheduled lessons are published (once per
 	// cluster): a lesson goes out within Tick of its time.
 	Tick time.Duration `yaml:"tick"`
+}
+
+// Campaigns configures 最美家庭 (service/campaigns).
+type Campaigns struct {
+	// PublicURL is the public https base URL of this service, from which
+	// WeChat fetches nomination photos for its media check
+	// (PublicURL + "/api/files/" + key). Empty outside sandbox: photos
+	// cannot be checked, so nominations with photos cannot be approved.
+	PublicURL            string        `yaml:"public_url"`
+	SharePage            string        `yaml:"share_page"`              // Mini Program page a share code opens
+	VotesPerIPMinute     int           `yaml:"votes_per_ip_minute"`     // votes one client IP may send a minute
+	VotesPerDeviceMinute int           `yaml:"votes_per_device_minute"` // votes one device (or session) may send a minute
+	VoteWriters          int           `yaml:"vote_writers"`            // concurrent vote batches (group commit)
+	CacheTTL             time.Duration `yaml:"cache_ttl"`               // per-copy cache of campaigns, nominations and gallery pages
 }
 
 // Log configures logging.
@@ -408,6 +424,18 @@ func (c *Config) Validate() error {
 		bad("WANJIA_JOBS_CONCURRENCY", "must be at least 1")
 	}
 	c.validateCases(bad)
+	if c.Campaigns.PublicURL != "" {
+		if err := validHTTPURL(c.Campaigns.PublicURL); err != nil {
+			bad("WANJIA_CAMPAIGNS_PUBLIC_URL", "%v", err)
+		}
+	}
+	if c.Campaigns.VotesPerIPMinute < 1 || c.Campaigns.VotesPerDeviceMinute < 1 || c.Campaigns.VoteWriters < 1 ||
+		c.Campaigns.VoteWriters > 64 || c.Campaigns.CacheTTL <= 0 {
+		bad("WANJIA_CAMPAIGNS_VOTES_PER_IP_MINUTE", "vote rates, writers (1–64) and cache_ttl must be positive")
+	}
+	if strings.HasPrefix(c.Campaigns.SharePage, "/") || strings.Contains(c.Campaigns.SharePage, "?") {
+		bad("WANJIA_CAMPAIGNS_SHARE_PAGE", "a page path without a leading slash or query, got %q", c.Campaigns.SharePage)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -288,6 +288,14 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	fairs.Register(a.jobs, fairSvc)
 	a.gateway.RegisterProvider("fairs", fairSvc.Reply)
 
+	// 最美家庭: campaigns, nominations, votes (cmd/wanjia/campaigns.go).
+	campaignSvc, err := openCampaigns(ctx, campaignDeps{cfg: cfg, log: log, reg: reg, db: db, rdb: rdb, wx: wx, files: files,
+		keys: keys, jobs: a.jobs, gateway: a.gateway, notifier: notices, audit: accounts})
+	if err != nil {
+		return nil, nil, err
+	}
+	closers.add(campaignSvc.Close) // runs after the HTTP server stopped, before the database closes
+
 	// Micro-lessons: courses, subscriptions, progress, scheduled publishing
 	// and the push of each new lesson to its course's subscribers.
 	lessonSvc, err := lessons.New(lessons.Deps{
@@ -325,7 +333,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 
 	// The staff workspace's figures: each area reports its own.
 	figures, err := stats.New(stats.Deps{
-		Sources: []model.FigureSource{stats.Followers(followers), lessonSvc, fairSvc, caseSvc, articleSvc},
+		Sources: []model.FigureSource{stats.Followers(followers), campaignSvc, lessonSvc, fairSvc, caseSvc, articleSvc},
 		Audit:   accounts, Logger: log,
 	})
 	if err != nil {
@@ -362,6 +370,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 		TOTP:           accounts,
 		Cases:          caseSvc,
 		Lessons:        lessonSvc,
+		Campaigns:      campaignSvc,
 	})
 	if err != nil {
 		return nil, nil, err

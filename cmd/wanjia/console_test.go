@@ -395,7 +395,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		if code, _ := cs.call(t, "POST", "/api/admin/logout", token, ""); code != 204 {
 			t.Fatalf("logout through the API = %d", code)
 		}
-		b.click(`.sidenav a[href='/console/pushes']`) // the next call answers 401
+		// The next call answers 401. It is a fresh load of another page:
+		// the page on screen may make a call of its own first (and be sent
+		// to the login page from there), so a click would race it.
+		b.open("/console/pushes")
 		b.wait("the login page", `location.pathname === '/console/login' && document.body.innerText.includes('登录已失效')`)
 		b.fill(".login-form", "username", "editor")
 		b.fill(".login-form", "password", consolePassword)
@@ -812,7 +815,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			`{"roles":["fair_manager"]}`); code != 200 {
 			t.Fatalf("PATCH staff = %d %v", code, body)
 		}
-		b.click(`.sidenav a[href='/console/pushes']`)
+		// The page on screen may make a call of its own and learn first; a
+		// click only when the link is still there, so the test does not race it.
+		js[bool](b, `(a => { if (a) a.click(); return true })(document.querySelector(".sidenav a[href='/console/pushes']"))`)
 		b.wait("the refusal in the page", `document.querySelector('.main .notice-error')?.innerText.includes('没有权限')`)
 		b.wait("the navigation without the editor's pages", `(t => t.includes('招聘会') && !t.includes('推送'))([...document.querySelectorAll('.sidenav a.nav-item')].map(a => a.textContent).join())`)
 		b.shot("forbidden")
