@@ -747,6 +747,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("the overview draws its charts", func(t *testing.T) { testOverview(t, bctx, cs) })
 	t.Run("the annual report shows its summary and downloads", func(t *testing.T) { testAnnual(t, bctx, cs) })
 	t.Run("an admin turns on two-step verification and signs in with a code", func(t *testing.T) { testTOTP(t, bctx, cs) })
+	t.Run("a reviewer opens a campaign and reviews its nominations", func(t *testing.T) { testNominationReview(t, bctx, cs, &made) })
 	t.Run("the phase-2 pages fit at 375 and 1366 px", func(t *testing.T) { testNewPagesFit(t, bctx, cs, &made) })
 
 	t.Run("at a phone's width nothing overflows and the menu opens", func(t *testing.T) {
@@ -880,7 +881,7 @@ func seedPush(t *testing.T, dir string) {
 // consoleMade records the pages the phase-2 tests create, for the width
 // checks.
 type consoleMade struct {
-	course, lesson, push, caseNo, article string
+	course, lesson, push, caseNo, article, campaign string
 }
 
 // choose sets a form field's select and fires its change event (the
@@ -1328,7 +1329,8 @@ func testTOTP(t *testing.T, bctx context.Context, cs *consoleServer) {
 func testNewPagesFit(t *testing.T, bctx context.Context, cs *consoleServer, made *consoleMade) {
 	paths := []string{"/console/overview", "/console/annual", "/console/lessons", "/console/cases", "/console/cases/new",
 		"/console/cases/stations", "/console/articles", "/console/articles/new", "/console/articles/columns", "/console/security"}
-	for _, p := range []string{made.course, made.lesson, made.push, made.caseNo, made.article} {
+	paths = append(paths, "/console/campaigns", "/console/campaigns/review")
+	for _, p := range []string{made.course, made.lesson, made.push, made.caseNo, made.article, made.campaign} {
 		if p != "" {
 			paths = append(paths, p)
 		}
@@ -1346,4 +1348,89 @@ func testNewPagesFit(t *testing.T, bctx context.Context, cs *consoleServer, made
 			b.shot(fmt.Sprintf("w%d%s", size[0], strings.ReplaceAll(path, "/", "-")))
 		}
 	}
+}
+
+func testNominationReview(t *testing.T, bctx context.Context, cs *consoleServer, made *consoleMade) {
+	cs.createStaff(t, "judge", "孙评审", "reviewer", false)
+	b := newTab(t, bctx, cs.base, 1366, 768)
+	b.login("judge", consolePassword)
+	b.wait("the reviewer's home", `location.pathname === '/console/campaigns' && document.querySelector('.new-campaign')`)
+	if nav := strings.Join(b.navTexts(), ","); nav != "概览,最美家庭,年度报告" {
+		t.Errorf("reviewer's navigation = %s, want 最美家庭 and the figures pages", nav)
+	}
+	b.click(`.new-campaign`)
+	b.fill("form", "title", "2026年度万家最美家庭")
+	now := time.Now()
+	b.set("form", "nominate_from", shanghaiLocal(now.Add(-time.Hour)))
+	b.set("form", "nominate_to", shanghaiLocal(now.Add(-2*time.Hour))) // before its start
+	b.set("form", "vote_from", shanghaiLocal(now.Add(-30*time.Minute)))
+	b.set("form", "vote_to", shanghaiLocal(now.Add(48*time.Hour)))
+	b.fill("form", "votes_per_day", "3")
+	b.click(`form:has([data-field=title]) button[type=submit]`)
+	b.wait("the window error", `document.querySelector('[data-field=nominate_to] .field-error').textContent !== ''`)
+	if got := js[string](b, `document.querySelector('[data-field=title] input').value`); got != "2026年度万家最美家庭" {
+		t.Errorf("title after the failed submit = %q, want it kept", got)
+	}
+	b.set("form", "nominate_to", shanghaiLocal(now.Add(24*time.Hour)))
+	b.click(`form:has([data-field=title]) button[type=submit]`)
+	b.wait("the campaign page", `/^\/console\/campaigns\/\d+$/.test(location.pathname) && document.querySelector('.edit-campaign') && document.body.innerText.includes('最美母亲')`)
+	made.campaign = js[string](b, `location.pathname`)
+	cid := strings.TrimPrefix(made.campaign, "/console/campaigns/")
+
+	// Two families are nominated in the Mini Program, with photos.
+	mum := cs.mpToken(t, "neighbour")
+	nominate := func(family, story string, photos int) string {
+		ids := make([]string, photos)
+		for i := range ids {
+			ids[i] = fmt.Sprint(cs.campaignUpload(t, mum, mustPNG(t)))
+		}
+		code, n := cs.call(t, "POST", "/api/mp/campaigns/"+cid+"/nominations", mum, fmt.Sprintf(
+			`{"category":"best_mother","family_name":%q,"story":%q,"photo_ids":[%s],"consent":true}`, family, story, strings.Join(ids, ",")))
+		if code != 201 {
+			t.Fatalf("nominate = %d %v", code, n)
+		}
+		return fmt.Sprint(n["id"])
+	}
+	first := nominate("张家", "婆媳和睦二十年，照顾瘫痪的老人。", 2)
+	second := nominate("李家", "热心邻里。", 1)
+
+	// The reviewer waits for the photo checks, looks at the photos and approves.
+	b.open("/console/campaigns/review?campaign_id=" + cid)
+	b.reloadUntil("the checked nominations", `document.querySelector('.paged .review-item, .paged .empty')`,
+		`document.querySelectorAll('.review-item .approve:not([disabled])').length === 2`, 30*time.Second)
+	b.wait("the photos", `[...document.querySelectorAll('.review-item[data-id="`+first+`"] .photos img')].filter(i => i.complete && i.naturalWidth > 0).length === 2`)
+	b.shot("review-queue")
+	b.click(`.review-item[data-id="` + first + `"] .approve`)
+	b.wait("the approval", `document.querySelector('.toast-success')?.textContent.includes('已通过') && !document.querySelector('.review-item[data-id="`+first+`"]')`)
+	// The other is refused, with a reason she will read.
+	b.click(`.review-item[data-id="` + second + `"] .reject`)
+	b.click(`dialog[open] button[type=submit]`)
+	b.wait("the reason error", `document.querySelector('dialog[open] [data-field=reason] .field-error').textContent !== ''`)
+	b.fill("dialog[open]", "reason", "事迹过于简单，请补充具体事例后重新推荐。")
+	b.click(`dialog[open] button[type=submit]`)
+	b.wait("the empty queue", `!document.querySelector('dialog[open]') && document.querySelector('.paged .empty')`)
+	_, mine := cs.call(t, "GET", "/api/mp/me/nominations", mum, "")
+	got := map[string]string{}
+	for _, it := range mine["items"].([]any) {
+		n := it.(map[string]any)
+		got[fmt.Sprint(n["id"])] = fmt.Sprint(n["status"], " ", n["reject_reason"])
+	}
+	if got[first] != "approved " || got[second] != "rejected 事迹过于简单，请补充具体事例后重新推荐。" {
+		t.Errorf("her nominations = %v, want the first approved and the second rejected with the reason", got)
+	}
+
+	// A vote counts in the integrity report; the approved family is listed.
+	voter := cs.mpToken(t, "voter-1")
+	if code, v := cs.call(t, "POST", "/api/mp/nominations/"+first+"/votes", voter, ""); code != 200 {
+		t.Fatalf("vote = %d %v", code, v)
+	}
+	b.open(made.campaign)
+	b.wait("the integrity figures", `[...document.querySelectorAll('.stat')].some(s => s.innerText.includes('有效票') && s.querySelector('.stat-value').textContent === '1') && document.querySelector('.main .paged table')?.innerText.includes('张家')`)
+	b.click(`.void-votes`)
+	b.fill("dialog[open]", "nomination_id", first)
+	b.fill("dialog[open]", "reason", "同一设备重复投票")
+	b.click(`dialog[open] button[type=submit]`)
+	b.wait("the voided vote", `document.querySelector('.toast-success')?.textContent.includes('已作废 1 票')`)
+	b.wait("the integrity after the void", `[...document.querySelectorAll('.stat')].some(s => s.innerText.includes('作废票') && s.querySelector('.stat-value').textContent === '1') && document.body.innerText.includes('同一设备重复投票')`)
+	b.shot("campaign")
 }
