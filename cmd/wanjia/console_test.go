@@ -331,13 +331,31 @@ func TestConsoleInBrowser(t *testing.T) {
 			const ui = await import(%q + '/js/ui.js');
 			const chart = await import(%q + '/js/chart.js');
 			const fmt = await import(%q + '/js/format.js');
+			const cases = await import(%q + '/pages/cases.js');
+			const preview = await import(%q + '/js/preview.js');
+			const now = Date.parse('2026-03-08T12:00:00+08:00');
+			const kase = (no, o) => ({ case_no: no, status: 'in_progress', received_at: '2026-03-01T09:00:00+08:00',
+				first_response_at: '2026-03-01T10:00:00+08:00', first_response_due: '2026-03-02T09:00:00+08:00', ...o });
+			const box = document.createElement('div');
+			box.append(...preview.previewNodes('<p style="text-align:right" onclick="x()">a<script>b()</script><img src="https://e.example/i.png" alt="图"><a href="javascript:alert(1)">c</a><a href="https://ok.example/">d</a><iframe src="/"></iframe><b>e</b></p>'));
 			return {
+				queue: cases.slaOrder([
+					kase('later', { close_due: '2026-03-20T00:00:00+08:00' }),
+					kase('paused', { close_due: '2026-03-01T00:00:00+08:00', waiting_user: true }),
+					kase('resolved', { status: 'resolved', close_due: '2026-03-05T00:00:00+08:00' }),
+					kase('sooner', { close_due: '2026-03-09T00:00:00+08:00' }),
+					kase('late-close', { close_due: '2026-03-07T00:00:00+08:00' }),
+					kase('no-answer', { first_response_at: null, first_response_due: '2026-03-08T10:00:00+08:00', close_due: '2026-03-30T00:00:00+08:00' }),
+					kase('flagged', { close_due: '2026-03-30T00:00:00+08:00', close_overdue: true }),
+				], now).map((c) => c.case_no),
+				preview: [box.querySelectorAll('[onclick], script, img, iframe, [style], a[href^="javascript"]').length,
+					box.querySelector('p').className, box.querySelectorAll('a[href]').length, box.textContent],
 				urls: ['javascript:alert(1)', 'data:text/html,x', '//evil.example/x', '/api/files/a.jpg', 'https://cdn.example.org/a.jpg', 'vbscript:x', ''].map(ui.safeURL),
 				scales: [[4, 1, 2], [0], [7], [100], [0.98, 0.5]].map((v) => chart.scale(v)),
 				rfc: [fmt.toRFC3339('2026-03-08T09:00'), fmt.toRFC3339('')],
 				shown: fmt.time('2026-03-08T01:00:00Z'),
 			};
-		})()`, assets, assets, assets), chromedp.EvalAwaitPromise))
+		})()`, assets, assets, assets, assets, assets), chromedp.EvalAwaitPromise))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,6 +364,11 @@ func TestConsoleInBrowser(t *testing.T) {
 			"scales": []any{map[string]any{"max": 4.0, "step": 1.0}, map[string]any{"max": 4.0, "step": 1.0}, map[string]any{"max": 8.0, "step": 2.0}, map[string]any{"max": 100.0, "step": 20.0}, map[string]any{"max": 1.0, "step": 0.2}},
 			"rfc":    []any{"2026-03-08T09:00:00+08:00", nil},
 			"shown":  "2026-03-08 09:00",
+			// overdue first (flagged or past a deadline, longest overdue
+			// first), then running clocks by the nearest deadline, then
+			// paused and resolved cases
+			"queue":   []any{"late-close", "no-answer", "flagged", "sooner", "later", "paused", "resolved"},
+			"preview": []any{0.0, "al-right", 1.0, "a［图片：图］cde"},
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("helpers = %v\nwant      %v", got, want)
@@ -1107,6 +1130,26 @@ func testCaseAssignClose(t *testing.T, bctx context.Context, cs *consoleServer, 
 		t.Errorf("access log = %d %v, want the reveal with its reason", code, log)
 	}
 
+	// She also takes a hotline call: the intake lands in her station.
+	b.open("/console/cases")
+	b.click(`.intake-link`)
+	b.fill("form", "description", "来电称单位以怀孕为由辞退她。")
+	b.fill("form", "name", "王女士")
+	b.click(`form:has([data-field=description]) button[type=submit]`)
+	b.wait("the intake errors", `document.querySelector('[data-field=category] .field-error').textContent !== '' && document.querySelector('[data-field=phone] .field-error').textContent !== ''`)
+	if got := js[string](b, `document.querySelector('[data-field=description] textarea').value`); got != "来电称单位以怀孕为由辞退她。" {
+		t.Errorf("description after the failed intake = %q, want it kept", got)
+	}
+	b.choose("form", "category", "employment")
+	b.fill("form", "phone", "13700001111")
+	b.choose("form", "contact.mode", "window")
+	b.wait("the window fields", `!document.querySelector('[data-field="contact.from"]').hidden`)
+	b.click(`form:has([data-field=description]) button[type=submit]`)
+	b.wait("the window error", `document.querySelector('[data-field="contact.from"] .field-error').textContent !== ''`)
+	b.do(chromedp.SetValue(chromedp.CSS(`[data-field="contact.from"] input`), "19:00"), chromedp.SetValue(chromedp.CSS(`[data-field="contact.to"] input`), "21:00"))
+	b.click(`form:has([data-field=description]) button[type=submit]`)
+	b.wait("the new case", `/^\/console\/cases\/WQ/.test(location.pathname) && document.querySelector('.page-header')?.innerText.includes('劳动就业') && document.body.innerText.includes('城关区妇女维权服务站') && document.body.innerText.includes('19:00–21:00')`)
+
 	// Another station's caseworker: the console's not-found, nothing of the case.
 	c := newTab(t, bctx, cs.base, 1366, 768)
 	c.login("cw2", consolePassword)
@@ -1224,8 +1267,8 @@ func testOverview(t *testing.T, bctx context.Context, cs *consoleServer) {
 	b.wait("the fairs page", `location.pathname === '/console/fairs'`)
 	b.click(`.sidenav a[href='/console/overview']`)
 	b.wait("the overview's charts", `document.querySelectorAll('.main .card svg.chart').length >= 4`)
-	if got := js[string](b, `document.querySelector('.stat[data-key="cases.received"] .stat-value')?.textContent || ''`); got != "1 起" {
-		t.Errorf("cases received = %q, want 1 起", got)
+	if got := js[string](b, `document.querySelector('.stat[data-key="cases.received"] .stat-value')?.textContent || ''`); got != "2 起" {
+		t.Errorf("cases received = %q, want 2 起 (the Mini Program's and the hotline's)", got)
 	}
 	if def := js[string](b, `document.querySelector('.stat[data-key="cases.closure_rate"]')?.title || ''`); !strings.Contains(def, "结案率") {
 		t.Errorf("closure rate definition on hover = %q", def)

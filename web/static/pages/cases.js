@@ -47,7 +47,7 @@ function stationName(stations, id) {
 // sla describes a case's clock: which deadline runs next, whether it is
 // overdue, and whether the clock runs at all (it stops once resolved or
 // closed, and pauses while waiting for her).
-function sla(c, now = Date.now()) {
+export function sla(c, now = Date.now()) {
   const running = c.status !== 'resolved' && c.status !== 'closed' && !c.waiting_user;
   const firstOpen = !c.first_response_at;
   const firstDue = Date.parse(c.first_response_due);
@@ -86,11 +86,21 @@ function slaNow(c) {
 // urgency orders the SLA queue: overdue first (longest overdue first),
 // then running clocks by the nearest deadline, then paused or resolved
 // cases.
-function urgency(c) {
-  const s = sla(c);
+function urgency(c, now) {
+  const s = sla(c, now);
   if (s.overdue) return [0, s.next || 0];
   if (s.running) return [1, s.next || 0];
   return [2, Date.parse(c.received_at) || 0];
+}
+
+// slaOrder sorts cases for the SLA queue (a copy; exported for the
+// browser test of the order).
+export function slaOrder(items, now = Date.now()) {
+  return [...items].sort((a, b) => {
+    const [ka, ta] = urgency(a, now);
+    const [kb, tb] = urgency(b, now);
+    return ka - kb || ta - tb;
+  });
 }
 
 function statusCell(c) {
@@ -167,16 +177,12 @@ async function renderQueue(main, ctx) {
       items.push(...(res.items || []));
       cursor = res.next_cursor || '';
     } while (cursor && items.length < maxSLAQueue);
-    items.sort((a, b) => {
-      const [ka, ta] = urgency(a);
-      const [kb, tb] = urgency(b);
-      return ka - kb || ta - tb;
-    });
+    const sorted = slaOrder(items);
     const late = items.filter((c) => sla(c).overdue).length;
     clear(box, card(`未结案件 ${num(items.length)} 件` + (late ? `，其中 ${late} 件已超时` : ''),
       h('p', { class: 'muted small' }, '已超时的排在最前，其余按最近的期限排序；暂停计时和已解决的排在最后。'),
       cursor ? h('div', { class: 'notice', role: 'status' }, `未结案件超过 ${maxSLAQueue} 件，这里只排序了最新的 ${items.length} 件；请用类别筛选或“全部”查看其余案件。`) : null,
-      table(columns, items, '没有未结的案件。')));
+      table(columns, sorted, '没有未结的案件。')));
   } catch (err) {
     clear(box, errorBox(err, () => ctx.refresh()));
   }
