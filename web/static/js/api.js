@@ -43,6 +43,14 @@ export function onAuthProblem(unauthenticated, passwordChange, forbidden) {
   hooks.forbidden = forbidden;
 }
 
+// busy counts the calls in flight and marks the page with data-busy
+// while there are any (the browser tests wait for a quiet page).
+let inFlight = 0;
+function busy(d) {
+  inFlight += d;
+  document.documentElement.toggleAttribute('data-busy', inFlight > 0);
+}
+
 function url(path, query) {
   const base = path.startsWith('/api/') ? path : '/api/admin' + path;
   const u = new URL(base, location.origin);
@@ -52,14 +60,26 @@ function url(path, query) {
   return u.pathname + u.search;
 }
 
-// request calls the API. opts: body (sent as JSON), query, blob (answer as
-// {blob, filename}), auth (default true), signal.
+// request calls the API. opts: body (sent as JSON), form (a FormData sent
+// as multipart), query, blob (answer as {blob, filename}), auth (default
+// true), signal.
 export async function request(method, path, opts = {}) {
+  busy(1);
+  try {
+    return await send(method, path, opts);
+  } finally {
+    busy(-1);
+  }
+}
+
+async function send(method, path, opts) {
   const headers = { Accept: opts.blob ? '*/*' : 'application/json' };
   const s = session();
   if (opts.auth !== false && s) headers.Authorization = 'Bearer ' + s.token;
   let body;
-  if (opts.body !== undefined) {
+  if (opts.form !== undefined) {
+    body = opts.form; // the browser sets the multipart Content-Type with its boundary
+  } else if (opts.body !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(opts.body);
   }
@@ -106,6 +126,13 @@ export const post = (path, body, opts) => request('POST', path, { ...opts, body 
 export const put = (path, body, opts) => request('PUT', path, { ...opts, body });
 export const patch = (path, body, opts) => request('PATCH', path, { ...opts, body });
 export const del = (path, opts) => request('DELETE', path, opts);
+
+// upload posts one file as the multipart part "file".
+export function upload(path, file) {
+  const fd = new FormData();
+  fd.append('file', file, file.name);
+  return request('POST', path, { form: fd });
+}
 
 // download fetches a file with the token and hands it to the browser as a
 // download (a plain link could not carry the Authorization header).

@@ -1,15 +1,18 @@
 // The console's entry: the page registry (which role sees what), a small
 // History-API router under /console, the shell (top bar, navigation) and
 // the session flows (sign-in, forced password change, sign-out).
-import { onAuthProblem, post, get } from './api.js';
+import { onAuthProblem, post, get, ApiError } from './api.js';
 import { session, saveSession, clearSession, hasRole, updateStaff } from './session.js';
 import { h, clear, link, toast, form, errorBox, loading, BASE, button } from './ui.js';
 import { roleNames } from './format.js';
 
 // pages: one module per page under ../pages/; roles as API.md gives them
-// (an admin holds every role). The first page a role may see is its home.
+// (an admin holds every role). figures: the figures pages, which every
+// role but caseworker may read (stats.ReaderRoles); a role's home is the
+// first other page it may use (an admin's is 概览).
+const figureRoles = ['editor', 'reviewer', 'fair_manager'];
 export const pages = [
-  { prefix: 'overview', title: '概览', roles: ['admin'], module: 'overview' },
+  { prefix: 'overview', title: '概览', roles: figureRoles, module: 'overview', figures: true },
   { prefix: 'campaigns', title: '最美家庭', roles: ['reviewer'], module: 'campaigns' },
   { prefix: 'lessons', title: '微课堂', roles: ['editor'], module: 'lessons' },
   { prefix: 'fairs', title: '招聘会', roles: ['fair_manager'], module: 'fairs' },
@@ -17,15 +20,18 @@ export const pages = [
   { prefix: 'articles', title: '文章', roles: ['editor'], module: 'articles' },
   { prefix: 'followers', title: '粉丝与消息', roles: ['editor'], module: 'followers' },
   { prefix: 'pushes', title: '推送', roles: ['editor'], module: 'pushes' },
-  { prefix: 'annual', title: '年度报告', roles: ['admin'], module: 'annual' },
+  { prefix: 'annual', title: '年度报告', roles: figureRoles, module: 'annual', figures: true },
   { prefix: 'audit', title: '审计', roles: ['admin'], module: 'audit' },
   { prefix: 'staff', title: '人员', roles: ['admin'], module: 'staff' },
   { prefix: 'jobs', title: '后台任务', roles: ['admin'], module: 'jobs' },
 ];
 
-// hidden pages: reachable by every signed-in staff member, not in the nav.
+// hidden pages: not in the main navigation (alerts: every signed-in staff
+// member; security: the admins' two-step verification, in the account
+// links).
 const extraPages = [
   { prefix: 'alerts', title: '提醒', roles: [], module: 'alerts' },
+  { prefix: 'security', title: '两步验证', roles: ['admin'], module: 'security' },
 ];
 
 const root = document.getElementById('app');
@@ -40,7 +46,8 @@ export function navigate(path, replace = false) {
 }
 
 function homePath() {
-  const p = pages.find((x) => hasRole(x.roles));
+  const admin = hasRole(['admin']);
+  const p = pages.find((x) => (admin || !x.figures) && hasRole(x.roles)) || pages.find((x) => hasRole(x.roles));
   return p ? '/' + p.prefix : '/alerts';
 }
 
@@ -135,6 +142,7 @@ function ensureShell(active) {
     alerts,
     h('span', { class: 'who', title: s.staff.roles.map((r) => roleNames[r] || r).join('、') },
       s.staff.display_name || s.staff.username),
+    hasRole(['admin']) ? link('/security', '两步验证', 'top-link security-link') : null,
     link('/password', '修改密码', 'top-link'),
     button('退出', logout, 'btn btn-small btn-ghost logout'));
   clear(shell.nav, pages.filter((p) => hasRole(p.roles)).map((p) => {
@@ -144,7 +152,9 @@ function ensureShell(active) {
       a.setAttribute('aria-current', 'page');
     }
     return a;
-  }), h('hr', { class: 'nav-extra' }), link('/alerts', '提醒', 'nav-item nav-extra'), link('/password', '修改密码', 'nav-item nav-extra'));
+  }), h('hr', { class: 'nav-extra' }), link('/alerts', '提醒', 'nav-item nav-extra'),
+  hasRole(['admin']) ? link('/security', '两步验证', 'nav-item nav-extra') : null,
+  link('/password', '修改密码', 'nav-item nav-extra'));
 }
 
 // countAlerts shows how many unread alerts (crisis messages, urgent
@@ -181,6 +191,10 @@ async function logout() {
   navigate('/login');
 }
 
+// renderLogin signs in. An account with two-step verification answers
+// 401 totp_required to the password alone: the form then shows the
+// 动态口令 field (kept for a wrong code, totp_invalid) and sends the code
+// with the password.
 function renderLogin() {
   dropShell();
   document.title = '登录 · 万家工作台';
@@ -191,10 +205,27 @@ function renderLogin() {
     fields: [
       { name: 'username', label: '用户名', autocomplete: 'username' },
       { name: 'password', label: '密码', type: 'password', autocomplete: 'current-password' },
+      { name: 'totp', label: '动态口令', autocomplete: 'one-time-code', inputmode: 'numeric', maxlength: 6,
+        hint: '打开手机上的身份验证器（如 Google Authenticator、Microsoft Authenticator）查看 6 位数字。' },
     ],
     submitLabel: '登录',
     class: 'login-form',
-    onSubmit: (v) => post('/login', { username: v.username.trim(), password: v.password }, { auth: false }),
+    onSubmit: async (v) => {
+      const body = { username: v.username.trim(), password: v.password };
+      if (!totpField.hidden && v.totp.trim()) body.totp = v.totp.trim();
+      try {
+        return await post('/login', body, { auth: false });
+      } catch (err) {
+        if (err.code === 'totp_required' || err.code === 'totp_invalid') {
+          const wasHidden = totpField.hidden;
+          totpField.hidden = false;
+          f.set('totp', '');
+          const msg = err.code === 'totp_invalid' ? err.message : '此账号已开启两步验证，请输入动态口令';
+          throw new ApiError(err.status, err.code, wasHidden ? '请输入动态口令后再次登录。' : msg, { totp: msg });
+        }
+        throw err;
+      }
+    },
     onSuccess: (res) => {
       saveSession(res);
       meChecked = true; // the login answer is current
@@ -204,6 +235,8 @@ function renderLogin() {
       navigate(next || '/', true);
     },
   });
+  const totpField = f.el.querySelector('[data-field=totp]');
+  totpField.hidden = true;
   clear(root, h('div', { class: 'login-page' }, h('div', { class: 'login-card' },
     h('div', { class: 'login-brand' }, h('span', { class: 'brand-mark' }, '万'),
       h('div', null, h('h1', null, '万家工作台'), h('p', null, '市妇联 · 工作人员登录'))),

@@ -123,6 +123,35 @@ export function barChart({ title, items, height = 260 }) {
   return wrap(title, svg, null);
 }
 
+// hbarChart: {title, items: [{label, value, hint}]}: one horizontal bar a
+// row with its label on the left, for named figures whose labels are too
+// long to sit under vertical bars. Drawn narrower than the other charts
+// (and capped in width by .chart-h), so its text stays legible on a phone.
+export function hbarChart({ title, items }) {
+  const w = 360;
+  const labelW = 130;
+  const valueW = 50;
+  const row = 26;
+  const height = items.length * row + 8;
+  const svg = s('svg', { viewBox: `0 0 ${w} ${height}`, class: 'chart chart-h', role: 'img', 'aria-label': title,
+    preserveAspectRatio: 'xMinYMin meet' });
+  svg.append(s('title', null, title));
+  const max = scale(items.map((i) => i.value || 0)).max;
+  const span = w - labelW - valueW;
+  items.forEach((it, i) => {
+    const v = it.value || 0;
+    const y = 4 + i * row;
+    const bw = (span * v) / max;
+    const label = it.label.length > 9 ? it.label.slice(0, 8) + '…' : it.label;
+    svg.append(s('text', { x: labelW - 8, y: y + row / 2 + 4, 'text-anchor': 'end', class: 'label' }, label,
+      s('title', null, it.hint ? `${it.label}：${it.hint}` : it.label)));
+    svg.append(s('rect', { x: labelW, y: y + 5, width: Math.max(bw, v > 0 ? 1 : 0), height: row - 10, rx: 2, class: 'bar series-' + (it.series || 0) },
+      s('title', null, `${it.label}：${fmt(v)}${it.unit || ''}${it.hint ? '\n' + it.hint : ''}`)));
+    svg.append(s('text', { x: labelW + bw + 6, y: y + row / 2 + 4, class: 'value' }, fmt(v)));
+  });
+  return wrap(title, svg, null);
+}
+
 function wrap(title, svg, extra) {
   const fig = document.createElement('figure');
   fig.className = 'chart-box';

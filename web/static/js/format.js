@@ -91,7 +91,7 @@ export const nominationStatuses = {
 export const lessonStatuses = { draft: '草稿', scheduled: '定时发布', published: '已发布' };
 
 export const articleStatuses = {
-  draft: '草稿', checking: '内容检测中', pending: '待审批', submitted: '待审批', approved: '已审批',
+  draft: '草稿', checking: '内容检测中', pending: '待审批', submitted: '待审批', approved: '已审批', scheduled: '定时发布',
   publishing: '发布中', published: '已发布', failed: '发布失败', rejected: '已退回',
 };
 
@@ -122,3 +122,43 @@ export const topicNames = {
 };
 
 export const channelNames = { mp_subscribe: '小程序订阅消息', oa_template: '公众号模板消息', console: '工作台提醒', oa_custom: '公众号客服消息' };
+
+export const caseStatusNames = {
+  received: '已接收', accepted: '已受理', assigned: '已分派', in_progress: '处理中', resolved: '已解决',
+  closed: '已结案', reopened: '已重新开启',
+};
+
+export const caseOutcomes = {
+  legal_aid: '法律援助', mediation: '调解', referral: '转介（公安、法院、民政等）', counselling: '心理疏导',
+  protection: '人身安全保护令 / 庇护', resolved: '咨询解答，问题已解决', unreachable: '无法联系当事人', withdrawn: '当事人撤回', other: '其他',
+};
+
+export const caseChannels = { mp: '小程序', hotline: '12338 热线', walk_in: '来访' };
+
+export const contactModes = {
+  any: '可以联系', none: '不要联系（她自己在小程序查看）', mp_only: '只用小程序消息', window: '只在指定时段联系',
+};
+
+export const stationKinds = {
+  law_firm: '律师事务所', counselling: '心理咨询机构', legal_aid: '法律援助中心', shelter: '庇护所', other: '其他',
+};
+
+export const lessonKinds = { video: '视频', audio: '音频', article: '图文' };
+
+export const audiences = {
+  infant: '0–3 岁', preschool: '3–6 岁', primary: '小学', secondary: '中学', all: '全年龄段',
+};
+
+export const publishModes = { freepublish: '发表（不推送通知）', masssend: '群发（推送给粉丝）' };
+
+// breakdownNames names the codes the figures are broken down by (keys
+// "group:code", or a bare code).
+export const breakdownGroups = {
+  category: '按类别', station: '按服务站', month: '按月', source: '按来源', outcome: '按处理结果', sla: '按时限', '': '分项',
+};
+export const breakdownNames = {
+  ...caseCategories, ...channelNames, ...lessonKinds,
+  intake: '登记', inbound_phone: '来电', inbound_visit: '来访', inbound_other: '其他呼入', message_day: '小程序留言',
+  first_response: '首次响应', close: '结案', cases: '案件数', no_response: '未响应',
+  ...Object.fromEntries(Object.entries(caseOutcomes).map(([k, v]) => [k, v.replace(/（.*$/, '')])),
+};

@@ -358,7 +358,7 @@ export async function action(btn, fn, successMessage) {
 }
 
 // dialog opens a modal with a form. opts: {title, message, fields,
-// submitLabel, danger, onSubmit(values)}. Resolves with onSubmit's result,
+// submitLabel, danger, validate(values), names, onSubmit(values)}. Resolves with onSubmit's result,
 // or null when cancelled; a failed onSubmit keeps the dialog open with the
 // errors shown.
 export function dialog(opts) {
@@ -367,7 +367,7 @@ export function dialog(opts) {
     const cancel = h('button', { type: 'button', class: 'btn' }, '取消');
     const f = form({
       fields: opts.fields || [], submitLabel: opts.submitLabel || '确定', actions: cancel,
-      onSubmit: opts.onSubmit || (async (v) => v), successMessage: opts.successMessage,
+      onSubmit: opts.onSubmit || (async (v) => v), successMessage: opts.successMessage, validate: opts.validate, names: opts.names,
       class: opts.danger ? 'form-danger' : '',
       onSuccess: (r) => { done = true; dlg.close(); resolve(r ?? true); },
     });

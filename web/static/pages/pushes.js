@@ -3,7 +3,7 @@
 import { get, put } from '../js/api.js';
 import { h, clear, card, pageHeader, paged, link, statCards, errorBox, loading, form, badge, tabs, table, field, button, dialog } from '../js/ui.js';
 import { barChart } from '../js/chart.js';
-import { time, num, label, topicNames, deliveryStatuses, channelNames } from '../js/format.js';
+import { time, num, percent, label, topicNames, deliveryStatuses, channelNames } from '../js/format.js';
 
 export async function render(main, ctx) {
   const templates = ctx.parts[0] === 'templates';
@@ -51,6 +51,7 @@ async function renderPush(main, ctx, id) {
     h('div', { class: 'grid-2' },
       card('送达结果', barChart({ title: '各状态人数', items: counts.map(([l, v]) => ({ label: l, value: v })) })),
       card('发送渠道', barChart({ title: '各渠道已发送', items: Object.entries(p.channels || {}).map(([k, v]) => ({ label: label(channelNames, k), value: v })) }))),
+    p.lesson ? lessonCard(p.lesson) : null,
     card('送达明细', f.el, deliveries));
 
   function show(status) {
@@ -65,6 +66,19 @@ async function renderPush(main, ctx, id) {
     ], (cursor) => get('/deliveries', { push_id: p.id, status, cursor, limit: 50 }), '没有符合条件的送达记录。'));
   }
   show('');
+}
+
+// lessonCard: the lesson a push announced, with its learners (GET
+// /pushes/:id answers "lesson" for a lesson's push).
+function lessonCard(l) {
+  const f = l.figures || {};
+  return card('微课：' + l.title,
+    statCards([
+      { label: '推送时订阅', value: num(f.subscribers) }, { label: '已通知', value: num(f.notified) },
+      { label: '通知后打开', value: num(f.opened) }, { label: '学习人数', value: num(f.started) },
+      { label: '学完人数', value: num(f.completed) }, { label: '完成率', value: percent(f.completion_rate) },
+    ]),
+    h('p', null, link('/lessons/' + l.id, '查看课时'), ' · ', link('/lessons/courses/' + l.course_id, '查看课程')));
 }
 
 // --- notification templates ---

@@ -1,7 +1,7 @@
 // 人员: staff accounts, roles, data scope (station, district), disabling and
 // password resets (api/accounts.go; admin only).
-import { get, post, patch } from '../js/api.js';
-import { h, clear, card, pageHeader, table, form, paged, button, badge, dialog } from '../js/ui.js';
+import { get, post, patch, del } from '../js/api.js';
+import { h, clear, card, pageHeader, table, form, paged, button, badge, dialog, action } from '../js/ui.js';
 import { time, roleNames } from '../js/format.js';
 
 const roleOptions = Object.entries(roleNames);
@@ -30,6 +30,7 @@ export async function render(main, ctx) {
   createBox.append(card('新建账号', f.el));
   main.append(pageHeader('人员', '工作人员账号、角色与数据范围', toggle), createBox,
     card('全部账号', paged([
+      { label: '编号', value: (s) => '#' + s.id, class: 'nowrap' },
       { label: '用户名', value: (s) => s.username },
       { label: '姓名', value: (s) => s.display_name || '—' },
       { label: '角色', value: (s) => s.roles.map((r) => roleNames[r] || r).join('、') },
@@ -58,7 +59,8 @@ async function edit(s, ctx) {
       { name: 'district', label: '所属区县', value: s.district },
       { name: 'disabled', label: '停用此账号（立即退出所有登录）', type: 'checkbox', value: s.disabled },
       { name: 'password', label: '重置密码', type: 'password', autocomplete: 'new-password', hint: '留空则不修改；重置后此账号的登录会全部失效' },
-    ],
+      s.roles.includes('admin') ? totpReset(s) : null,
+    ].filter(Boolean),
     submitLabel: '保存',
     onSubmit: (v) => {
       const body = { display_name: v.display_name, roles: v.roles, station_id: v.station_id || 0, district: v.district, disabled: v.disabled };
@@ -68,4 +70,12 @@ async function edit(s, ctx) {
     successMessage: '已保存',
   });
   if (done) ctx.refresh();
+}
+
+// totpReset turns off an admin's two-step verification (a lost phone);
+// one's own cannot be reset (409 cannot_reset_self).
+function totpReset(s) {
+  const b = button('重置两步验证', () => action(b, () => del(`/staff/${s.id}/totp`), '已重置，对方下次登录后可重新设置'), 'btn btn-small btn-danger');
+  return h('div', { class: 'field full', dataset: { skip: '' } }, h('label', null, '两步验证'), b,
+    h('p', { class: 'hint' }, '手机丢失或更换时使用；重置后对方登录只需密码，须尽快重新设置。'));
 }
