@@ -39,7 +39,7 @@ function fmt(n) {
 }
 
 const W = 640;
-const PAD = { top: 16, right: 16, bottom: 40, left: 52 };
+const PAD = { top: 16, right: 30, bottom: 40, left: 52 }; // room for the last x label at phone size
 
 function frame(title, height) {
   const svg = s('svg', { viewBox: `0 0 ${W} ${height}`, class: 'chart', role: 'img', 'aria-label': title, preserveAspectRatio: 'xMidYMid meet' });

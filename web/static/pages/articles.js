@@ -81,7 +81,7 @@ async function renderList(main, ctx) {
 
 function articleFields(a, cols) {
   return [
-    { name: 'title', label: '标题', value: a.title, full: true, required: true, maxlength: 64 },
+    { name: 'title', label: '标题', value: a.title, full: true, required: true, hint: '不超过 32 个字（微信的限制）' },
     { name: 'author', label: '作者', value: a.author, maxlength: 16 },
     { name: 'column_id', label: '专栏', type: 'select', options: [['0', '不属于专栏'], ...cols.map((c) => [String(c.id), c.name])], value: String(a.column_id || 0) },
     { name: 'source_url', label: '原文链接', value: a.source_url, placeholder: 'https://' },

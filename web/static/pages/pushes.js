@@ -2,7 +2,7 @@
 // and one push's deliveries (api/notify.go; admin, editor).
 import { get, put } from '../js/api.js';
 import { h, clear, card, pageHeader, paged, link, statCards, errorBox, loading, form, badge, tabs, table, field, button, dialog } from '../js/ui.js';
-import { barChart } from '../js/chart.js';
+import { hbarChart } from '../js/chart.js';
 import { time, num, percent, label, topicNames, deliveryStatuses, channelNames } from '../js/format.js';
 
 export async function render(main, ctx) {
@@ -49,8 +49,10 @@ async function renderPush(main, ctx, id) {
     statCards([{ label: '推送对象', value: num(p.targets) }, ...counts.map(([l, v]) => ({ label: l, value: num(v) })),
       { label: '已读', value: num(p.read) }]),
     h('div', { class: 'grid-2' },
-      card('送达结果', barChart({ title: '各状态人数', items: counts.map(([l, v]) => ({ label: l, value: v })) })),
-      card('发送渠道', barChart({ title: '各渠道已发送', items: Object.entries(p.channels || {}).map(([k, v]) => ({ label: label(channelNames, k), value: v })) }))),
+      card('送达结果', hbarChart({ title: '各状态人数', items: counts.map(([l, v]) => ({ label: l, value: v })) })),
+      card('发送渠道', Object.keys(p.channels || {}).length
+        ? hbarChart({ title: '各渠道已发送', items: Object.entries(p.channels).map(([k, v]) => ({ label: label(channelNames, k), value: v })) })
+        : h('p', { class: 'empty' }, '还没有通过任何渠道发出。'))),
     p.lesson ? lessonCard(p.lesson) : null,
     card('送达明细', f.el, deliveries));
 

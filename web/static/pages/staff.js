@@ -1,7 +1,7 @@
 // 人员: staff accounts, roles, data scope (station, district), disabling and
 // password resets (api/accounts.go; admin only).
 import { get, post, patch, del } from '../js/api.js';
-import { h, clear, card, pageHeader, table, form, paged, button, badge, dialog, action } from '../js/ui.js';
+import { h, card, pageHeader, form, paged, button, badge, dialog, action } from '../js/ui.js';
 import { time, roleNames } from '../js/format.js';
 
 const roleOptions = Object.entries(roleNames);
