@@ -15,16 +15,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -32,9 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // to create the throw-away database
-	_ "github.com/jackc/pgx/v5/stdlib" // to create the throw-away schema
-
+	"wanjia/bench/benchdb"
 	"wanjia/model"
 	"wanjia/service/cases"
 	"wanjia/service/protect"
@@ -172,7 +166,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts, cleanup, err := database(ctx, o)
+	opts, cleanup, err := benchdb.Throwaway(ctx, o.driver, o.dsn, o.workers)
 	if err != nil {
 		return err
 	}
@@ -309,59 +303,4 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		float64(all.Events)/results[len(results)-1].elapsed.Seconds())
 	fmt.Fprintf(out, "load average at the end %s\n", loadavg())
 	return nil
-}
-
-// database returns the store options of a fresh database and a cleanup
-// that drops it.
-func database(ctx context.Context, o options) (store.Options, func(), error) {
-	base := store.Options{Driver: o.driver, MaxOpenConns: o.workers, MaxIdleConns: o.workers, ConnMaxLifetime: time.Hour}
-	if o.driver == "sqlite" {
-		dir, err := os.MkdirTemp("", "cases-bench")
-		if err != nil {
-			return base, nil, err
-		}
-		base.DSN = filepath.Join(dir, "bench.db")
-		return base, func() { _ = os.RemoveAll(dir) }, nil
-	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	name := "wanjia_bench_" + hex.EncodeToString(b)
-	driver := map[string]string{"mysql": "mysql", "postgres": "pgx"}[o.driver]
-	admin, err := sql.Open(driver, o.dsn)
-	if err != nil {
-		return base, nil, err
-	}
-	if o.driver == "postgres" {
-		if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+name); err != nil {
-			_ = admin.Close()
-			return base, nil, fmt.Errorf("create schema: %w", err)
-		}
-		sep := "?"
-		if strings.Contains(o.dsn, "?") {
-			sep = "&"
-		}
-		base.DSN = o.dsn + sep + "search_path=" + name
-		return base, func() {
-			_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+name+" CASCADE")
-			_ = admin.Close()
-		}, nil
-	}
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
-		_ = admin.Close()
-		return base, nil, fmt.Errorf("create database: %w", err)
-	}
-	slash := strings.LastIndex(o.dsn, "/")
-	if slash < 0 {
-		_ = admin.Close()
-		return base, nil, errors.New("-dsn: no /database")
-	}
-	rest := ""
-	if q := strings.Index(o.dsn[slash:], "?"); q >= 0 {
-		rest = o.dsn[slash+q:]
-	}
-	base.DSN = o.dsn[:slash+1] + name + rest
-	return base, func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE "+name)
-		_ = admin.Close()
-	}, nil
 }

@@ -15,28 +15,23 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/pprof"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	_ "github.com/go-sql-driver/mysql" // to create the throw-away database
 	"github.com/redis/go-redis/v9"
 
+	"wanjia/bench/benchdb"
 	"wanjia/cache"
 	"wanjia/model"
 	"wanjia/service/fairs"
@@ -103,7 +98,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts, cleanup, err := database(ctx, o)
+	opts, cleanup, err := benchdb.Throwaway(ctx, o.driver, o.dsn, o.workers)
 	if err != nil {
 		return err
 	}
@@ -281,43 +276,4 @@ func verify(results, stored []model.Signup, f model.Fair, seats int) error {
 		return fmt.Errorf("%d waitlist places, want %d", len(places), len(results)-want)
 	}
 	return nil
-}
-
-// database returns the store options of a fresh database and a cleanup
-// that drops it.
-func database(ctx context.Context, o options) (store.Options, func(), error) {
-	base := store.Options{Driver: o.driver, MaxOpenConns: o.workers, MaxIdleConns: o.workers, ConnMaxLifetime: time.Hour}
-	if o.driver == "sqlite" {
-		dir, err := os.MkdirTemp("", "signups")
-		if err != nil {
-			return base, nil, err
-		}
-		base.DSN = filepath.Join(dir, "bench.db")
-		return base, func() { _ = os.RemoveAll(dir) }, nil
-	}
-	admin, err := sql.Open("mysql", o.dsn)
-	if err != nil {
-		return base, nil, err
-	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	name := "wanjia_bench_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
-		_ = admin.Close()
-		return base, nil, fmt.Errorf("create database: %w", err)
-	}
-	slash := strings.LastIndex(o.dsn, "/")
-	if slash < 0 {
-		_ = admin.Close()
-		return base, nil, errors.New("-dsn: no /database")
-	}
-	rest := ""
-	if q := strings.Index(o.dsn[slash:], "?"); q >= 0 {
-		rest = o.dsn[slash+q:]
-	}
-	base.DSN = o.dsn[:slash+1] + name + rest
-	return base, func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE "+name)
-		_ = admin.Close()
-	}, nil
 }
