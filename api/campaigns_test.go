@@ -122,7 +122,7 @@ func mustCampaignsAPIOn(tb testing.TB, rc redis.UniversalClient, log *slog.Logge
 	}
 	a, err := auth.New(auth.Deps{
 		Users: store.NewUsers(db), Staff: store.NewStaff(db), Audit: store.NewAudit(db),
-		Sessions: cache.NewSessions(rc, cache.SessionOptions{MPTTL: time.Hour, StaffTTL: time.Hour}),
+		Sessions: cache.NewSessions(rc, cache.SessionOptions{MPTTL: time.Hour, StaffTTL: time.Hour, MPCache: 2 * time.Second}),
 		Tx:       db, MiniProgram: fakeMP{}, Sealer: kr, BcryptCost: bcrypt.MinCost,
 	})
 	if err != nil {

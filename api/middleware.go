@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"wanjia/cache"
 	"wanjia/model"
@@ -190,14 +188,16 @@ func checkBody(c *gin.Context, n int64) {
 	c.Next()
 }
 
-// rateLimit limits requests per client IP per second across every copy
-// (Redis); when Redis fails it falls back to a per-process limiter rather
-// than fail open or closed.
+// rateLimit limits requests per client IP per second across every copy.
+// The count is kept in process and shared through Redis every 100 ms
+// (cache.SyncedLimiter): no round trip on the request's path, and a copy
+// whose Redis fails goes on limiting what it sees.
 func (s *server) rateLimit(scope string) gin.HandlerFunc {
+	prefix := scope + ":"
 	return func(c *gin.Context) {
-		ok, retry := s.limiter.allow(c.Request.Context(), scope, clientIP(c))
+		ok, retry := s.limiter.Allow(prefix + clientIP(c))
 		if !ok {
-			c.Header("Retry-After", strconv.Itoa(max(1, int(retry.Round(time.Second)/time.Second))))
+			c.Header("Retry-After", strconv.Itoa(max(1, int((retry+time.Second-1)/time.Second))))
 			writeError(c, s.log, model.Coded(model.ErrRateLimited, "rate_limited", "操作太频繁，请稍后再试"))
 			return
 		}
@@ -205,65 +205,22 @@ func (s *server) rateLimit(scope string) gin.HandlerFunc {
 	}
 }
 
-type ipLimiter struct {
-	shared *cache.Limiter
-	perSec int
-	log    *slog.Logger
-
-	mu        sync.Mutex
-	local     map[string]*rate.Limiter
-	warned    time.Time
-	skipUntil time.Time // after a Redis failure, use local limits for a while
-}
-
-func newIPLimiter(c cache.Client, perSec float64, log *slog.Logger) *ipLimiter {
-	l := &ipLimiter{perSec: max(1, int(perSec*2)), log: log, local: map[string]*rate.Limiter{}}
-	if c != nil {
-		l.shared = cache.NewLimiter(c, "ratelimit:")
-	}
-	return l
-}
-
-func (l *ipLimiter) allow(ctx context.Context, scope, ip string) (bool, time.Duration) {
-	key := scope + ":" + ip
-	if l.shared != nil && l.redisUsable() {
-		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		defer cancel()
-		ok, retry, err := l.shared.Allow(ctx, key, l.perSec, time.Second)
-		if err == nil {
-			return ok, retry
-		}
-		l.redisFailed(err)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.local) > 100_000 { // bounded memory under a spray of addresses
-		clear(l.local)
-	}
-	lim, ok := l.local[key]
-	if !ok {
-		lim = rate.NewLimiter(rate.Limit(l.perSec/2), l.perSec)
-		l.local[key] = lim
-	}
-	return lim.Allow(), time.Second
-}
-
-func (l *ipLimiter) redisUsable() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return time.Now().After(l.skipUntil)
-}
-
-// redisFailed switches to local limits for 5 s, so a Redis outage does not
-// add a timeout to every request.
-func (l *ipLimiter) redisFailed(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.skipUntil = time.Now().Add(5 * time.Second)
-	if time.Since(l.warned) > time.Minute {
-		l.warned = time.Now()
-		l.log.Warn("rate limit: redis failed, using per-process limits", "err", err)
-	}
+// newIPLimiter allows twice perSec requests in each second per key (the
+// burst Deps.RatePerIP promises), shared through c when it is set.
+func newIPLimiter(c cache.Client, perSec float64, log *slog.Logger) *cache.SyncedLimiter {
+	var mu sync.Mutex
+	var warned time.Time
+	return cache.NewSyncedLimiter(c, cache.SyncedLimiterOptions{
+		Prefix: "ratelimit:", Limit: max(1, int(perSec*2)), Window: time.Second,
+		OnError: func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Since(warned) > time.Minute {
+				warned = time.Now()
+				log.Warn("rate limit: redis failed, limiting per process", "err", err)
+			}
+		},
+	})
 }
 
 type httpMetrics struct {

@@ -132,7 +132,7 @@ type server struct {
 	Deps
 	log     *slog.Logger
 	metrics *httpMetrics
-	limiter *ipLimiter
+	limiter *cache.SyncedLimiter
 	routes  []routeSpec
 	// bodyLimits are the routes registered with HandleBody and their own
 	// body limit, by method and full path.

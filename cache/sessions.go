@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,8 +31,14 @@ var tokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
 type SessionOptions struct {
 	MPTTL    time.Duration
 	StaffTTL time.Duration
-	Now      func() time.Time // default time.Now
-	Rand     io.Reader        // default crypto/rand
+	// MPCache keeps a Mini Program session this long in the process that
+	// read it (config auth.mp_session_cache; 0: read Redis every time).
+	// A session revoked through another copy stays usable on this one for
+	// up to that long; through this copy it ends at once. Staff sessions
+	// are never cached.
+	MPCache time.Duration
+	Now     func() time.Time // default time.Now
+	Rand    io.Reader        // default crypto/rand
 }
 
 // Sessions implements model.SessionStore in Redis. A token is 32 random
@@ -43,11 +51,16 @@ type SessionOptions struct {
 // staff member can be ended at once. The kind is part of the key: a token
 // issued for one kind is unknown as the other. The two keys of a session
 // live in different cluster slots and are written with a plain pipeline.
+//
+// Lookups of concurrent requests share one pipelined round trip (batcher),
+// and Mini Program sessions may be kept in process briefly (MPCache).
 type Sessions struct {
-	c    Client
-	ttl  map[model.SessionKind]time.Duration
-	now  func() time.Time
-	rand io.Reader
+	c     Client
+	ttl   map[model.SessionKind]time.Duration
+	now   func() time.Time
+	rand  io.Reader
+	batch *batcher
+	local *sessionCache // nil: no cache
 }
 
 var _ model.SessionStore = (*Sessions)(nil)
@@ -60,12 +73,17 @@ func NewSessions(c Client, o SessionOptions) *Sessions {
 	if o.Rand == nil {
 		o.Rand = rand.Reader
 	}
-	return &Sessions{
-		c:    c,
-		ttl:  map[model.SessionKind]time.Duration{model.SessionMP: o.MPTTL, model.SessionStaff: o.StaffTTL},
-		now:  o.Now,
-		rand: o.Rand,
+	s := &Sessions{
+		c:     c,
+		ttl:   map[model.SessionKind]time.Duration{model.SessionMP: o.MPTTL, model.SessionStaff: o.StaffTTL},
+		now:   o.Now,
+		rand:  o.Rand,
+		batch: &batcher{c: c},
 	}
+	if o.MPCache > 0 {
+		s.local = newSessionCache(o.MPCache)
+	}
+	return s
 }
 
 type sessionValue struct {
@@ -181,7 +199,16 @@ func (s *Sessions) SessionByToken(ctx context.Context, kind model.SessionKind, t
 		return model.Session{}, errSessionInvalid()
 	}
 	id := sessionID(token)
-	raw, err := s.c.Get(ctx, sessionKey(kind, id)).Bytes()
+	now := s.now()
+	cached := kind == model.SessionMP && s.local != nil
+	if cached {
+		if sess, ok := s.local.get(id, now); ok {
+			return sess, nil
+		}
+	}
+	get := redis.NewStringCmd(ctx, "get", sessionKey(kind, id))
+	s.batch.do(ctx, get)
+	raw, err := get.Bytes()
 	if errors.Is(err, redis.Nil) {
 		return model.Session{}, errSessionInvalid()
 	}
@@ -192,10 +219,14 @@ func (s *Sessions) SessionByToken(ctx context.Context, kind model.SessionKind, t
 	if err := json.Unmarshal(raw, &v); err != nil || v.Kind != kind || v.SubjectID <= 0 {
 		return model.Session{}, errSessionInvalid()
 	}
-	if !v.Expires.After(s.now()) {
+	if !v.Expires.After(now) {
 		return model.Session{}, errSessionInvalid()
 	}
-	return model.Session{ID: id, Kind: kind, SubjectID: v.SubjectID, CreatedAt: v.Created, ExpiresAt: v.Expires}, nil
+	sess := model.Session{ID: id, Kind: kind, SubjectID: v.SubjectID, CreatedAt: v.Created, ExpiresAt: v.Expires}
+	if cached {
+		s.local.put(sess, now)
+	}
+	return sess, nil
 }
 
 // RevokeSession ends the session with id (its hash); an unknown or
@@ -208,6 +239,7 @@ func (s *Sessions) RevokeSession(ctx context.Context, kind model.SessionKind, id
 		return nil
 	}
 	raw, err := s.c.GetDel(ctx, sessionKey(kind, id)).Bytes()
+	s.forget(id)
 	if errors.Is(err, redis.Nil) {
 		return nil
 	}
@@ -249,8 +281,90 @@ func (s *Sessions) RevokeSubjectSessions(ctx context.Context, kind model.Session
 		p.ZRem(ctx, sk, gone...)
 		return nil
 	})
+	for _, id := range gone {
+		s.forget(id.(string))
+	}
 	if err != nil {
 		return errSessionsDown(fmt.Errorf("session: revoke all: %w", err))
 	}
 	return nil
+}
+
+func (s *Sessions) forget(id string) {
+	if s.local != nil {
+		s.local.drop(id)
+	}
+}
+
+// sessionCache keeps recently read sessions by id for a short time, in
+// shards so concurrent requests seldom wait on one lock.
+type sessionCache struct {
+	ttl    time.Duration
+	shards [32]sessionShard
+}
+
+type sessionShard struct {
+	mu sync.Mutex
+	m  map[string]cachedSession
+}
+
+type cachedSession struct {
+	s     model.Session
+	until time.Time
+}
+
+// sessionCacheSize bounds the cached sessions (per shard: /32).
+const sessionCacheSize = 64 << 10
+
+var sessionSeed = maphash.MakeSeed()
+
+func newSessionCache(ttl time.Duration) *sessionCache {
+	c := &sessionCache{ttl: ttl}
+	for i := range c.shards {
+		c.shards[i].m = map[string]cachedSession{}
+	}
+	return c
+}
+
+func (c *sessionCache) shard(id string) *sessionShard {
+	return &c.shards[maphash.String(sessionSeed, id)%uint64(len(c.shards))]
+}
+
+func (c *sessionCache) get(id string, now time.Time) (model.Session, bool) {
+	sh := c.shard(id)
+	sh.mu.Lock()
+	e, ok := sh.m[id]
+	sh.mu.Unlock()
+	if !ok || !now.Before(e.until) {
+		return model.Session{}, false
+	}
+	return e.s, true
+}
+
+func (c *sessionCache) put(s model.Session, now time.Time) {
+	until := now.Add(c.ttl)
+	if s.ExpiresAt.Before(until) {
+		until = s.ExpiresAt
+	}
+	sh := c.shard(s.ID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(sh.m) >= sessionCacheSize/len(c.shards) {
+		for id, e := range sh.m {
+			if !now.Before(e.until) {
+				delete(sh.m, id)
+			}
+		}
+		if len(sh.m) >= sessionCacheSize/len(c.shards) {
+			clear(sh.m)
+		}
+	}
+	sh.m[s.ID] = cachedSession{s: s, until: until}
+}
+
+func (c *sessionCache) drop(id string) {
+	sh := c.shard(id)
+	sh.mu.Lock()
+	delete(sh.m, id)
+	sh.mu.Unlock()
 }

@@ -220,3 +220,65 @@ func FuzzSessionByToken(f *testing.F) {
 		}
 	})
 }
+
+// Mini Program sessions may be kept in process for MPCache: a revocation
+// through this copy ends the session at once, one through another copy
+// within MPCache, and nothing outlives the session. Staff sessions are
+// always read from Redis.
+func TestSessionsMPCache(t *testing.T) {
+	c, _ := mustRedis(t)
+	clk := &clock{now: time.Now()}
+	opts := cache.SessionOptions{MPTTL: time.Hour, StaffTTL: time.Hour, MPCache: 2 * time.Second, Now: clk.Now}
+	a, b := cache.NewSessions(c, opts), cache.NewSessions(c, opts)
+	ctx := context.Background()
+
+	mp := mustCreate(t, a, model.SessionMP, 7)
+	if got, err := b.SessionByToken(ctx, model.SessionMP, mp.Token); err != nil || got.SubjectID != 7 {
+		t.Fatalf("copy B reads the session = %+v, %v", got, err)
+	}
+	if _, err := a.SessionByToken(ctx, model.SessionMP, mp.Token); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RevokeSession(ctx, model.SessionMP, mp.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantUnauthenticated(t, a, model.SessionMP, mp.Token, "revoked through this copy")
+	if _, err := b.SessionByToken(ctx, model.SessionMP, mp.Token); err != nil {
+		t.Errorf("copy B within its cache period = %v, want the cached session", err)
+	}
+	clk.Add(2 * time.Second)
+	wantUnauthenticated(t, b, model.SessionMP, mp.Token, "revoked elsewhere, after the cache period")
+
+	staff := mustCreate(t, a, model.SessionStaff, 8)
+	if _, err := b.SessionByToken(ctx, model.SessionStaff, staff.Token); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RevokeSubjectSessions(ctx, model.SessionStaff, 8, ""); err != nil {
+		t.Fatal(err)
+	}
+	wantUnauthenticated(t, b, model.SessionStaff, staff.Token, "staff, revoked elsewhere (never cached)")
+
+	// A session cached just before it expires is not served after.
+	short := cache.NewSessions(c, cache.SessionOptions{MPTTL: time.Second, StaffTTL: time.Hour, MPCache: time.Minute, Now: clk.Now})
+	s := mustCreate(t, short, model.SessionMP, 9)
+	if _, err := short.SessionByToken(ctx, model.SessionMP, s.Token); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Second)
+	wantUnauthenticated(t, short, model.SessionMP, s.Token, "expired while cached")
+
+	// Ending every session of a subject through this copy drops them here.
+	m1, m2 := mustCreate(t, a, model.SessionMP, 10), mustCreate(t, a, model.SessionMP, 10)
+	for _, m := range []model.Session{m1, m2} {
+		if _, err := a.SessionByToken(ctx, model.SessionMP, m.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.RevokeSubjectSessions(ctx, model.SessionMP, 10, m2.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantUnauthenticated(t, a, model.SessionMP, m1.Token, "one of the subject's, revoked through this copy")
+	if _, err := a.SessionByToken(ctx, model.SessionMP, m2.Token); err != nil {
+		t.Errorf("the kept session = %v", err)
+	}
+}

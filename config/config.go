@@ -105,6 +105,7 @@ type App struct {
 type Auth struct {
 	MPSessionTTL    time.Duration `yaml:"mp_session_ttl"`
 	StaffSessionTTL time.Duration `yaml:"staff_session_ttl"`
+	MPSessionCache  time.Duration `yaml:"mp_session_cache"`
 	LockoutFailures int           `yaml:"lockout_failures"`
 	LockoutDuration time.Duration `yaml:"lockout_duration"`
 }
@@ -399,6 +400,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.MPSessionTTL <= 0 || c.Auth.StaffSessionTTL <= 0 {
 		bad("WANJIA_AUTH_STAFF_SESSION_TTL", "session lifetimes must be positive")
+	}
+	if c.Auth.MPSessionCache < 0 || c.Auth.MPSessionCache > time.Minute {
+		bad("WANJIA_AUTH_MP_SESSION_CACHE", "must be between 0 (off) and 1m")
 	}
 	if c.Uploads.MaxSize < 1 {
 		bad("WANJIA_UPLOADS_MAX_SIZE", "must be positive")

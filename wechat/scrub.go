@@ -48,8 +48,8 @@ var scrubKeys = []scrubKey{
 // come out as "…?access_token=*** , …". Each removed value becomes "***".
 // It never fails and is safe on any input.
 func Scrub(s string) string {
-	if s == "" {
-		return s
+	if !mayHoldKey(s) {
+		return s // most log values: no allocation, one pass
 	}
 	lower := asciiLower(s)
 	// depth[i] counts the values that start at i minus those that end at i;
@@ -99,6 +99,32 @@ func Scrub(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// keyStarts marks the bytes (either case) that begin a scrubKeys name.
+var keyStarts = func() (t [256]bool) {
+	for _, k := range scrubKeys {
+		t[k.name[0]] = true
+		t[k.name[0]-'a'+'A'] = true
+	}
+	return t
+}()
+
+// mayHoldKey reports whether some scrubKeys name occurs in s (ASCII case
+// folded): when it does not, Scrub has nothing to remove. It is the same
+// match Scrub's loop makes, without lower-casing a copy of s first.
+func mayHoldKey(s string) bool {
+	for p := 0; p < len(s); p++ {
+		if !keyStarts[s[p]] {
+			continue
+		}
+		for _, k := range scrubKeys {
+			if len(s)-p >= len(k.name) && strings.EqualFold(s[p:p+len(k.name)], k.name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // asciiLower lower-cases ASCII letters only, so byte offsets stay those of

@@ -55,16 +55,19 @@ type app struct {
 }
 
 // newLogger builds the process logger: JSON or text on stderr, with every
-// WeChat secret scrubbed from messages and attributes.
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+// WeChat secret scrubbed from messages and attributes, buffered (logBuffer)
+// with warnings and errors written at once. flush writes out what waits;
+// call it before the process ends.
+func newLogger(cfg *config.Config, w io.Writer) (log *slog.Logger, flush func()) {
+	buf := newLogBuffer(w)
 	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
 	var h slog.Handler
 	if cfg.Log.Format == "text" {
-		h = slog.NewTextHandler(w, opts)
+		h = slog.NewTextHandler(buf, opts)
 	} else {
-		h = slog.NewJSONHandler(w, opts)
+		h = slog.NewJSONHandler(buf, opts)
 	}
-	return slog.New(wechat.NewScrubHandler(h))
+	return slog.New(flushHandler{Handler: wechat.NewScrubHandler(h), b: buf}), buf.Flush
 }
 
 // cleanups runs closers in reverse order.
@@ -210,8 +213,9 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 
 	accounts, err := auth.New(auth.Deps{
 		Users: store.NewUsers(db), Staff: store.NewStaff(db), Audit: store.NewAudit(db),
-		Sessions: cache.NewSessions(rdb, cache.SessionOptions{MPTTL: cfg.Auth.MPSessionTTL, StaffTTL: cfg.Auth.StaffSessionTTL}),
-		Tx:       db, MiniProgram: wx, Sealer: keys, Logger: log,
+		Sessions: cache.NewSessions(rdb, cache.SessionOptions{MPTTL: cfg.Auth.MPSessionTTL, StaffTTL: cfg.Auth.StaffSessionTTL,
+			MPCache: cfg.Auth.MPSessionCache}),
+		Tx: db, MiniProgram: wx, Sealer: keys, Logger: log,
 		LockoutFailures: cfg.Auth.LockoutFailures, LockoutDuration: cfg.Auth.LockoutDuration,
 		TOTP: store.NewTOTP(db), TOTPKeys: keys,
 	})

@@ -65,7 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return fmt.Errorf("configuration: %w", oneLine(err))
 	}
-	log := newLogger(cfg, stderr)
+	log, flushLog := newLogger(cfg, stderr)
+	defer flushLog()
 	switch cmd {
 	case "serve":
 		if len(rest) > 0 {
