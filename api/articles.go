@@ -583,7 +583,7 @@ func handleAnnual(svc Figures) func(c *gin.Context) error {
 			}
 			c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, name))
 			c.Header("Cache-Control", "no-store")
-			c.Data(http.StatusOK, xlsxType, b)
+			sendBytes(c, http.StatusOK, xlsxType, b)
 			return nil
 		case "", "json":
 		default:

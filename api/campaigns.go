@@ -373,7 +373,7 @@ func handleGallery(svc Campaigns, files string) func(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
-		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+		sendBytes(c, http.StatusOK, "application/json; charset=utf-8", body)
 		return nil
 	}
 }
@@ -498,7 +498,7 @@ func handleVote(svc Campaigns) func(c *gin.Context) error {
 		b = append(b, `,"remaining_today":`...)
 		b = strconv.AppendInt(b, int64(res.RemainingToday), 10)
 		b = append(b, '}')
-		c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+		sendBytes(c, http.StatusOK, "application/json; charset=utf-8", b)
 		return nil
 	}
 }

@@ -260,7 +260,7 @@ func handleTicket(svc Fairs) func(c *gin.Context) error {
 				return err
 			}
 			c.Header("Cache-Control", "no-store")
-			c.Data(http.StatusOK, "image/png", png)
+			sendBytes(c, http.StatusOK, "image/png", png)
 			return nil
 		case "", "json":
 		default:
@@ -389,7 +389,7 @@ func handleFairSignups(svc Fairs) func(c *gin.Context) error {
 			}
 			c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, name))
 			c.Header("Cache-Control", "no-store")
-			c.Data(http.StatusOK, xlsxType, data)
+			sendBytes(c, http.StatusOK, xlsxType, data)
 			return nil
 		case "", "json":
 		default:

@@ -100,10 +100,10 @@ func (s *server) observe() gin.HandlerFunc {
 		if code >= 500 {
 			level = slog.LevelError
 		}
-		s.log.Log(c.Request.Context(), level, "http",
-			"method", c.Request.Method, "route", route, "status", code,
-			"elapsed_ms", float64(elapsed.Microseconds())/1000, "bytes", c.Writer.Size(),
-			"request_id", requestID(c))
+		s.log.LogAttrs(c.Request.Context(), level, "http",
+			slog.String("method", c.Request.Method), slog.String("route", route), slog.Int("status", code),
+			slog.Float64("elapsed_ms", float64(elapsed.Microseconds())/1000), slog.Int("bytes", c.Writer.Size()),
+			slog.String("request_id", requestID(c)))
 	}
 }
 

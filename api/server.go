@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -263,3 +264,11 @@ func clientIP(c *gin.Context) string {
 // RateLimit exposes the per-IP limiter to route registrations outside this
 // package.
 func (rt *Router) RateLimit(scope string) gin.HandlerFunc { return rt.s.rateLimit(scope) }
+
+// sendBytes answers body with its Content-Length: net/http would otherwise
+// send a body over 2 KiB chunked, in more writes and with more framing for
+// the client to parse.
+func sendBytes(c *gin.Context, code int, contentType string, body []byte) {
+	c.Header("Content-Length", strconv.Itoa(len(body)))
+	c.Data(code, contentType, body)
+}

@@ -129,14 +129,21 @@ for BACKEND in $BACKENDS; do
 	TOKEN=$(head -n 1 "$DIR/tokens")
 
 	# Baseline: bare gin, same wrk settings, a header of the same size.
+	# Static: wrk sends one request over and over (its fastest mode). As
+	# wrk drives wanjia: a Lua request() with the voters' headers in turn
+	# (bench/votes/bare.lua), the same load-generator work as the gallery
+	# and vote runs; the ratios are taken against this one.
 	stop_pid "$WANJIA_PID"
 	start_server baregin "$BENCH_TMP/baregin" -addr 127.0.0.1:0
 	BARE_PID=$SERVER_PID
-	WANJIA_PID=""
+	WANJIA_PID=$BARE_PID # wrk_run's CPU_W: the bare server's CPU
 	wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "$SERVER_URL/healthz" >/dev/null
-	wrk_run "bare-$BACKEND" "$SERVER_URL/healthz" -d"$DURATION" -H "Authorization: Bearer $TOKEN"
+	wrk_run "bare-static-$BACKEND" "$SERVER_URL/healthz" -d"$DURATION" -H "Authorization: Bearer $TOKEN"
+	printf '  %-22s %9s req/s                      p50 %-8s p99 %-8s  CPU %s µs/req (static request)\n' "bare gin /healthz" "$RPS" "$P50" "$P99" "$CPU_W"
+	VOTES_DIR=$DIR wrk_run "bare-$BACKEND" "$SERVER_URL" -d"$DURATION" -s bench/votes/bare.lua
 	BARE_RPS=$RPS
-	printf '  %-22s %9s req/s                      p50 %-8s p99 %-8s\n' "bare gin /healthz" "$RPS" "$P50" "$P99"
+	printf '  %-22s %9s req/s                      p50 %-8s p99 %-8s  CPU %s µs/req (bare.lua: the baseline of the ratios)\n' "bare gin /healthz" "$RPS" "$P50" "$P99" "$CPU_W"
+	WANJIA_PID=""
 	stop_pid "$BARE_PID"
 	start_wanjia
 
