@@ -373,6 +373,11 @@ func handleGallery(svc Campaigns, files string) func(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
+		c.Header("Vary", "Accept-Encoding")
+		if acceptsGzip(c.GetHeader("Accept-Encoding")) {
+			c.Header("Content-Encoding", "gzip")
+			body = page.Gzipped(body)
+		}
 		sendBytes(c, http.StatusOK, "application/json; charset=utf-8", body)
 		return nil
 	}

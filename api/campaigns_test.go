@@ -2,12 +2,15 @@ package api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -282,6 +285,19 @@ func TestCampaignsFlow(t *testing.T) {
 	}](t, wantStatus(t, e.accountsEnv, "GET", "/api/mp/campaigns/"+cid+"/nominations?sort=recent&category=best_mother", "", bob, http.StatusOK, ""))
 	if len(gallery.Items) != 1 || gallery.Items[0].ID != created.ID || gallery.Items[0].Story != "三代同堂，孝老爱亲，邻里和睦" {
 		t.Errorf("gallery = %+v", gallery)
+	}
+	// A client that accepts gzip gets the same page compressed, with its length.
+	plain := do(e.h, "GET", "/api/mp/campaigns/"+cid+"/nominations?sort=recent&category=best_mother", "", bearer(bob)...)
+	zipped := do(e.h, "GET", "/api/mp/campaigns/"+cid+"/nominations?sort=recent&category=best_mother", "",
+		append(bearer(bob), "Accept-Encoding", "gzip, deflate, br")...)
+	if plain.Header().Get("Content-Encoding") != "" || zipped.Header().Get("Content-Encoding") != "gzip" ||
+		zipped.Header().Get("Vary") != "Accept-Encoding" || zipped.Header().Get("Content-Length") != strconv.Itoa(zipped.Body.Len()) {
+		t.Errorf("gallery encodings: plain %v, gzip %v", plain.Header(), zipped.Header())
+	}
+	if zr, err := gzip.NewReader(zipped.Body); err != nil {
+		t.Errorf("gzip gallery: %v", err)
+	} else if b, err := io.ReadAll(zr); err != nil || !bytes.Equal(b, plain.Body.Bytes()) {
+		t.Errorf("gzip gallery decodes to %q (%v), want %q", b, err, plain.Body)
 	}
 	wantStatus(t, e.accountsEnv, "GET", "/api/mp/campaigns/"+cid+"/nominations?sort=best", "", bob, http.StatusBadRequest, "invalid")
 	wantStatus(t, e.accountsEnv, "GET", "/api/mp/campaigns/"+cid+"/nominations?cursor=garbage", "", bob, http.StatusBadRequest, "invalid")

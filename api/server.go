@@ -272,3 +272,37 @@ func sendBytes(c *gin.Context, code int, contentType string, body []byte) {
 	c.Header("Content-Length", strconv.Itoa(len(body)))
 	c.Data(code, contentType, body)
 }
+
+// acceptsGzip reports whether an Accept-Encoding header value accepts gzip
+// with a q-value above 0 (RFC 9110 §12.5.3): gzip's own entry wins over
+// "*"; a malformed q counts as 0.
+func acceptsGzip(h string) bool {
+	gzipQ, starQ := -1.0, -1.0
+	for part := range strings.SplitSeq(h, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.TrimSpace(coding)
+		if !strings.EqualFold(coding, "gzip") && coding != "*" {
+			continue
+		}
+		q := 1.0
+		for p := range strings.SplitSeq(params, ";") {
+			k, v, ok := strings.Cut(p, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil || f < 0 || f > 1 {
+					f = 0
+				}
+				q = f
+			}
+		}
+		if coding == "*" {
+			starQ = q
+		} else {
+			gzipQ = q
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return starQ > 0
+}

@@ -177,6 +177,9 @@ for BACKEND in $BACKENDS; do
 	printf '  %-22s %9s req/s                      p50 %-8s p99 %-8s  %3s%% of bare  CPU wanjia %s µs/req, redis %s µs/req%s\n' \
 		"GET gallery" "$RPS" "$P50" "$P99" "$GRATIO" "$CPU_W" "$CPU_R" "$([[ $NON2XX != 0 ]] && echo "   NON-2XX: $NON2XX")"
 	echo "$BACKEND gallery $RPS - $P99 $GRATIO $CPU_W $CPU_R $NON2XX" >>"$SUMMARY"
+	GZIP=0 VOTES_DIR=$DIR wrk_run "gallery-plain-$BACKEND" "$WANJIA_URL" -d"$DURATION" -s bench/votes/gallery.lua
+	printf '  %-22s %9s req/s                      p50 %-8s p99 %-8s  %3s%% of bare  CPU wanjia %s µs/req (a client that does not accept gzip)\n' \
+		"GET gallery, plain" "$RPS" "$P50" "$P99" "$(awk -v a="$RPS" -v b="$BARE_RPS" 'BEGIN {printf "%.0f", 100 * a / b}')" "$CPU_W"
 
 	# FLUSHALL in the middle of a vote run: nothing acknowledged is lost,
 	# limits hold, leaderboards are rebuilt from the ledger.

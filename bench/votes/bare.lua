@@ -12,7 +12,7 @@ function init(args)
 	tokens = {}
 	for l in io.lines(dir .. "/tokens") do
 		if #l > 0 then
-			tokens[#tokens + 1] = { ["Authorization"] = "Bearer " .. l }
+			tokens[#tokens + 1] = { ["Authorization"] = "Bearer " .. l, ["Accept-Encoding"] = "gzip, deflate, br" }
 		end
 	end
 end

@@ -1,6 +1,8 @@
 package campaigns
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -217,6 +219,9 @@ type GalleryPage struct {
 	once sync.Once
 	enc  []byte
 	err  error
+
+	gzOnce sync.Once
+	gz     []byte
 }
 
 // Encoded returns enc(p), computed once per cached page (the transport's
@@ -224,6 +229,21 @@ type GalleryPage struct {
 func (p *GalleryPage) Encoded(enc func(*GalleryPage) ([]byte, error)) ([]byte, error) {
 	p.once.Do(func() { p.enc, p.err = enc(p) })
 	return p.enc, p.err
+}
+
+// Gzipped returns body (the page's Encoded form) gzip-compressed, made
+// once per cached page like Encoded, for clients that accept gzip: a page
+// of 20 stories shrinks to about a third, less data on a phone and one
+// write instead of two for the server.
+func (p *GalleryPage) Gzipped(body []byte) []byte {
+	p.gzOnce.Do(func() {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		_, _ = zw.Write(body) // writes to a bytes.Buffer do not fail
+		_ = zw.Close()
+		p.gz = b.Bytes()
+	})
+	return p.gz
 }
 
 // galleryCache keeps gallery pages per campaign for ttl; a change made
