@@ -186,37 +186,30 @@ func (v *Votes) Prime(ctx context.Context, campaign, voter int64, day int, taken
 	return nil
 }
 
-// Committed records a batch of committed votes in the voters' days and
-// the leaderboards, in one pipeline. Every write is idempotent.
-func (v *Votes) Committed(ctx context.Context, votes []model.CommittedVote) error {
-	if len(votes) == 0 {
+// Committed records committed votes in their voters' days and raises the
+// leaderboard scores of the nominations in scores, in one pipeline. Every
+// write is idempotent (ZADD GT: a score is only ever raised).
+func (v *Votes) Committed(ctx context.Context, votes []model.CommittedVote, scores []model.NominationScore) error {
+	if len(votes) == 0 && len(scores) == 0 {
 		return nil
 	}
 	type dayKey struct {
 		campaign, voter int64
 		day             int
 	}
-	type nomKey struct {
-		campaign, nom int64
-	}
 	days := make(map[dayKey][]model.VoterSlot, len(votes))
-	latest := make(map[nomKey]model.CommittedVote, len(votes))
 	for _, x := range votes {
 		k := dayKey{x.CampaignID, x.VoterID, x.Day}
 		days[k] = append(days[k], model.VoterSlot{Slot: x.Slot, NominationID: x.NominationID, NSlot: x.NSlot})
-		n := nomKey{x.CampaignID, x.NominationID}
-		if cur, ok := latest[n]; !ok || x.Votes > cur.Votes {
-			latest[n] = x
-		}
 	}
 	_, err := v.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k, slots := range days {
 			writeSlots(ctx, p, voterDayKey(k.campaign, k.voter, k.day), slots)
 		}
-		for k, x := range latest {
-			z := redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(x.Votes), Member: k.nom}}}
-			p.ZAddArgs(ctx, lbKey(k.campaign, ""), z)
-			p.ZAddArgs(ctx, lbKey(k.campaign, x.Category), z)
+		for _, x := range scores {
+			z := redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(x.Votes), Member: x.NominationID}}}
+			p.ZAddArgs(ctx, lbKey(x.CampaignID, ""), z)
+			p.ZAddArgs(ctx, lbKey(x.CampaignID, x.Category), z)
 		}
 		return nil
 	})

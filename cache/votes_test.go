@@ -35,7 +35,7 @@ func TestVotesFastPath(t *testing.T) {
 		{CampaignID: 1, NominationID: 7, Category: "best_mother", VoterID: 42, Day: 20260514, Slot: 2, NSlot: 2, Votes: 8},
 	}
 	for range 2 {
-		if err := v.Committed(ctx, committed); err != nil {
+		if err := v.Committed(ctx, committed, scores(committed)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -64,7 +64,7 @@ func TestVotesFastPath(t *testing.T) {
 	if err := v.SetLeaderboards(ctx, 1, counts); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Committed(ctx, []model.CommittedVote{{CampaignID: 1, NominationID: 9, Category: "green_family", VoterID: 1, Day: 1, Slot: 1, NSlot: 1, Votes: 4}}); err != nil {
+	if err := v.Committed(ctx, nil, []model.NominationScore{{CampaignID: 1, NominationID: 9, Category: "green_family", Votes: 4}}); err != nil {
 		t.Fatal(err)
 	}
 	top, built, err := v.Leaderboard(ctx, 1, "", 2)
@@ -126,7 +126,7 @@ func TestVotesVoterDayRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := v.Committed(ctx, []model.CommittedVote{{CampaignID: 2, NominationID: 9, Category: "x", VoterID: 42, Day: day, Slot: 64, NSlot: 1, Votes: 1},
-		{CampaignID: 2, NominationID: 7, Category: "x", VoterID: 42, Day: day, Slot: 5, NSlot: 3, Votes: 2}}); err != nil {
+		{CampaignID: 2, NominationID: 7, Category: "x", VoterID: 42, Day: day, Slot: 5, NSlot: 3, Votes: 2}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -158,11 +158,19 @@ func TestVotesVoterDayRecord(t *testing.T) {
 		}
 	}
 	// Committed alone (no prime) is not primed: the caller reads the ledger.
-	if err := v.Committed(ctx, []model.CommittedVote{{CampaignID: 2, NominationID: 7, Category: "x", VoterID: 43, Day: day, Slot: 2, NSlot: 1, Votes: 3}}); err != nil {
+	if err := v.Committed(ctx, []model.CommittedVote{{CampaignID: 2, NominationID: 7, Category: "x", VoterID: 43, Day: day, Slot: 2, NSlot: 1, Votes: 3}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := v.Check(ctx, model.VoteCheck{CampaignID: 2, NominationID: 7, VoterID: 43, Day: day, Limit: 3, NLimit: 1, IP: "ip2", Device: "d", Minute: 7})
 	if want := (model.VoteState{Used: 0b10, NUsed: 0b1, IPVotes: 1, DevVotes: 1}); err != nil || got != want {
 		t.Errorf("Check(unprimed) = %+v, %v; want %+v", got, err, want)
 	}
+}
+
+func scores(votes []model.CommittedVote) []model.NominationScore {
+	out := make([]model.NominationScore, len(votes))
+	for i, x := range votes {
+		out[i] = model.NominationScore{CampaignID: x.CampaignID, NominationID: x.NominationID, Category: x.Category, Votes: x.Votes}
+	}
+	return out
 }

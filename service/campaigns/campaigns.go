@@ -93,7 +93,7 @@ type Store interface {
 type VoteCache interface {
 	Check(ctx context.Context, q model.VoteCheck) (model.VoteState, error)
 	Prime(ctx context.Context, campaign, voter int64, day int, taken []model.VoterSlot) error
-	Committed(ctx context.Context, votes []model.CommittedVote) error
+	Committed(ctx context.Context, votes []model.CommittedVote, scores []model.NominationScore) error
 	Leaderboard(ctx context.Context, campaign int64, category string, limit int) ([]model.NominationCount, bool, error)
 	SetLeaderboards(ctx context.Context, campaign int64, counts []model.NominationCount) error
 	SetNominationScore(ctx context.Context, campaign int64, category string, nomination, votes int64) error
