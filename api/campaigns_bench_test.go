@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"wanjia/model"
@@ -36,7 +37,10 @@ func BenchmarkVoteHTTP(b *testing.B) {
 	b.SetParallelism(16)
 	b.ResetTimer()
 	cpu0 := mustCPUTime(b)
-	defer func() { b.ReportMetric((mustCPUTime(b)-cpu0).Seconds()/float64(b.N), "cpu-sec/op") }()
+	defer func() {
+		b.ReportMetric((mustCPUTime(b)-cpu0).Seconds()/float64(b.N), "cpu-sec/op")
+		b.ReportMetric(meanBatch(b, e.metrics), "votes/batch")
+	}()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			g := int(next.Add(1)) - 1
@@ -125,4 +129,22 @@ func mustVoteBench(b *testing.B, voters, nominations int) (*voteBench, []string,
 		tokens[i], _ = notifyMPLogin(b, e.h, fmt.Sprintf("voter%d", i))
 	}
 	return e, tokens, noms
+}
+
+// meanBatch is the mean size of the group commit's batches so far.
+func meanBatch(tb testing.TB, reg *prometheus.Registry) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "wanjia_campaign_vote_batch_size" && len(mf.GetMetric()) == 1 {
+			h := mf.GetMetric()[0].GetHistogram()
+			if h.GetSampleCount() > 0 {
+				return h.GetSampleSum() / float64(h.GetSampleCount())
+			}
+		}
+	}
+	return 0
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
@@ -98,6 +99,7 @@ type campEnv struct {
 	uploads *store.Uploads
 	camps   *store.Campaigns
 	wx      *campWeChat
+	metrics *prometheus.Registry // the campaigns service's
 }
 
 // t0c is 2026-05-01 00:00 Shanghai.
@@ -129,8 +131,8 @@ func mustCampaignsAPIOn(tb testing.TB, rc redis.UniversalClient, log *slog.Logge
 		tb.Fatal(err)
 	}
 	e := &campEnv{clock: &campClock{t: t0c.Add(time.Hour)}, jobs: &campJobs{}, uploads: store.NewUploads(db), camps: store.NewCampaigns(db),
-		wx: &campWeChat{}}
-	e.svc, err = campaigns.New(campaigns.Deps{
+		wx: &campWeChat{}, metrics: prometheus.NewRegistry()}
+	e.svc, err = campaigns.New(campaigns.Deps{Registerer: e.metrics,
 		Store: e.camps, Users: store.NewUsers(db), Uploads: e.uploads, Results: store.NewResults(db), WeChat: e.wx,
 		Images: campImages{}, Cache: cache.NewVotes(rc), Jobs: e.jobs, Notifier: nopNotifier{}, Audit: a, Keys: kr, Now: e.clock.Now,
 		Options: campaigns.Options{PhotoURL: func(k string) string { return "https://x.example/api/files/" + k }, MetaTTL: time.Nanosecond, VotesPerIPMinute: 1e9, VotesPerDeviceMinute: 120,
