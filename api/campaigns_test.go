@@ -117,7 +117,13 @@ func mustCampaignsAPI(tb testing.TB) *campEnv {
 // (nil: discarded).
 func mustCampaignsAPIOn(tb testing.TB, rc redis.UniversalClient, log *slog.Logger) *campEnv {
 	tb.Helper()
-	db := storetest.Dialects()[0].Open(tb)
+	return mustCampaignsAPIWith(tb, storetest.Dialects()[0].Open(tb), rc, log, campaigns.Options{})
+}
+
+// mustCampaignsAPIWith is mustCampaignsAPIOn on db, with the vote writers
+// of o (CommitWriters, MaxBatch, CommitLinger).
+func mustCampaignsAPIWith(tb testing.TB, db *store.DB, rc redis.UniversalClient, log *slog.Logger, o campaigns.Options) *campEnv {
+	tb.Helper()
 	kr, err := protect.NewKeyring(bytes.Repeat([]byte{1}, protect.KeySize))
 	if err != nil {
 		tb.Fatal(err)
@@ -136,7 +142,7 @@ func mustCampaignsAPIOn(tb testing.TB, rc redis.UniversalClient, log *slog.Logge
 		Store: e.camps, Users: store.NewUsers(db), Uploads: e.uploads, Results: store.NewResults(db), WeChat: e.wx,
 		Images: campImages{}, Cache: cache.NewVotes(rc), Jobs: e.jobs, Notifier: nopNotifier{}, Audit: a, Keys: kr, Now: e.clock.Now,
 		Options: campaigns.Options{PhotoURL: func(k string) string { return "https://x.example/api/files/" + k }, MetaTTL: time.Nanosecond, VotesPerIPMinute: 1e9, VotesPerDeviceMinute: 120,
-			GalleryTTL: time.Nanosecond},
+			GalleryTTL: time.Nanosecond, CommitWriters: o.CommitWriters, MaxBatch: o.MaxBatch, CommitLinger: o.CommitLinger},
 	})
 	if err != nil {
 		tb.Fatal(err)
