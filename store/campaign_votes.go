@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -241,30 +242,50 @@ func (cs *Campaigns) insertBatch(ctx context.Context, votes []model.VoteAttempt,
 
 // bumpCounts adds bump[id] to the votes of each nomination in ids (one
 // UPDATE, rows locked in id order by every writer) and returns their
-// counts after (RETURNING; MySQL has none, so a SELECT there).
+// counts after (RETURNING; MySQL has none, so a SELECT there). On SQLite
+// (one writer, no lock order to keep) the bumps are one JSON parameter
+// joined with json_each: a CASE with a branch a nomination cost ≈ 2 µs a
+// vote more to parse and run.
 func (cs *Campaigns) bumpCounts(ctx context.Context, tx *sql.Tx, ids []int64, bump map[int64]int64) (map[int64]int64, error) {
-	b := cs.db.newSQL(len(ids) * 3)
-	b.WriteString("UPDATE campaign_nominations SET votes = votes + CASE id")
-	for _, id := range ids {
-		b.WriteString(" WHEN ")
-		b.param(id)
-		b.WriteString(" THEN ")
-		b.param(bump[id])
-	}
-	b.WriteString(" ELSE 0 END WHERE id IN ")
-	in := b.Len()
-	b.list(ids)
-	list := b.String()[in:]
 	var rows *sql.Rows
 	var err error
-	if cs.db.driver == "mysql" {
-		if _, err := tx.ExecContext(ctx, b.String(), b.args...); err != nil {
-			return nil, err
+	switch cs.db.driver {
+	case "sqlite":
+		js := make([]byte, 0, 16*len(ids))
+		js = append(js, '{')
+		for i, id := range ids {
+			if i > 0 {
+				js = append(js, ',')
+			}
+			js = append(js, '"')
+			js = strconv.AppendInt(js, id, 10)
+			js = append(js, '"', ':')
+			js = strconv.AppendInt(js, bump[id], 10)
 		}
-		rows, err = tx.QueryContext(ctx, "SELECT id, votes FROM campaign_nominations WHERE id IN "+list, b.args[len(b.args)-len(ids):]...)
-	} else {
-		b.WriteString(" RETURNING id, votes")
-		rows, err = tx.QueryContext(ctx, b.String(), b.args...)
+		js = append(js, '}')
+		rows, err = tx.QueryContext(ctx, "UPDATE campaign_nominations SET votes = votes + j.value FROM json_each(?) AS j "+
+			"WHERE campaign_nominations.id = CAST(j.key AS INTEGER) RETURNING id, votes", string(js))
+	default:
+		b := cs.db.newSQL(len(ids) * 3)
+		b.WriteString("UPDATE campaign_nominations SET votes = votes + CASE id")
+		for _, id := range ids {
+			b.WriteString(" WHEN ")
+			b.param(id)
+			b.WriteString(" THEN ")
+			b.param(bump[id])
+		}
+		b.WriteString(" ELSE 0 END WHERE id IN ")
+		in := b.Len()
+		b.list(ids)
+		if cs.db.driver == "mysql" {
+			if _, err := tx.ExecContext(ctx, b.String(), b.args...); err != nil {
+				return nil, err
+			}
+			rows, err = tx.QueryContext(ctx, "SELECT id, votes FROM campaign_nominations WHERE id IN "+b.String()[in:], b.args[len(b.args)-len(ids):]...)
+		} else {
+			b.WriteString(" RETURNING id, votes")
+			rows, err = tx.QueryContext(ctx, b.String(), b.args...)
+		}
 	}
 	if err != nil {
 		return nil, err
