@@ -86,13 +86,14 @@ func appendSlot(b []byte, nomination int64, nslot int) []byte {
 
 // readVoterDay decodes a voter's day record: whether it is primed, the
 // day slots (up to limit) taken, and the nomination slots (up to nlimit)
-// taken by votes for nomination.
+// taken by votes for nomination (in any day slot: a limit lowered during
+// the day leaves votes above it).
 func readVoterDay(rec string, nomination int64, limit, nlimit int) (primed bool, used, nused uint64) {
 	if len(rec) == 0 {
 		return false, 0, 0
 	}
 	primed = rec[0] == 1
-	for s := 1; s <= min(limit, maxSlots); s++ {
+	for s := 1; s <= maxSlots; s++ {
 		off := int(slotOffset(s))
 		if off+slotSize > len(rec) {
 			break
@@ -105,7 +106,9 @@ func readVoterDay(rec string, nomination int64, limit, nlimit int) (primed bool,
 		if id == 0 {
 			continue
 		}
-		used |= 1 << uint(s-1)
+		if s <= limit {
+			used |= 1 << uint(s-1)
+		}
 		if int64(id) == nomination {
 			if ns := int(e[8]); ns >= 1 && ns <= nlimit && ns <= maxSlots {
 				nused |= 1 << uint(ns-1)

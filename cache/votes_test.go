@@ -137,6 +137,9 @@ func TestVotesVoterDayRecord(t *testing.T) {
 			model.VoteState{Primed: true, Used: 1<<63 | 0b11101, NUsed: 0b111}},
 		{model.VoteCheck{CampaignID: 2, NominationID: 7, VoterID: 42, Day: day, Limit: 4, NLimit: 1},
 			model.VoteState{Primed: true, Used: 0b1101, NUsed: 0b1}},
+		// A limit lowered during the day: nomination slots of votes above it count.
+		{model.VoteCheck{CampaignID: 2, NominationID: 7, VoterID: 42, Day: day, Limit: 4, NLimit: 3},
+			model.VoteState{Primed: true, Used: 0b1101, NUsed: 0b111}},
 		{model.VoteCheck{CampaignID: 2, NominationID: 1 << 40, VoterID: 42, Day: day, Limit: 50, NLimit: 1},
 			model.VoteState{Primed: true, Used: 0b11101, NUsed: 0b1}},
 		{model.VoteCheck{CampaignID: 2, NominationID: 9, VoterID: 42, Day: day, Limit: 64, NLimit: 1},
