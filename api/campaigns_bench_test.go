@@ -8,14 +8,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"wanjia/model"
+	"wanjia/service/campaigns"
+	"wanjia/store/storetest"
 )
 
 // Both report cpu-sec/op, the process's CPU time per request (the
@@ -26,7 +31,9 @@ import (
 // whole stack in process (rate limiter, session, the vote's fast path,
 // group commit to SQLite in a temp dir), each request a new voter/family
 // pair the rules accept. Redis is miniredis in process, or the Redis at
-// BENCH_REDIS_ADDR (its DB 0 is flushed). For profiles:
+// BENCH_REDIS_ADDR (its DB 0 is flushed). BENCH_VOTE_DB=mysql (or
+// postgres) writes the ledger to a throw-away database on the test DSN
+// instead, with BENCH_VOTE_WRITERS vote writers (default 1). For profiles:
 //
 //	BENCH_REDIS_ADDR=127.0.0.1:6379 go test -run '^$' -bench VoteHTTP -cpuprofile cpu.out ./api
 func BenchmarkVoteHTTP(b *testing.B) {
@@ -36,7 +43,10 @@ func BenchmarkVoteHTTP(b *testing.B) {
 	b.SetParallelism(16)
 	b.ResetTimer()
 	cpu0 := mustCPUTime(b)
-	defer func() { b.ReportMetric((mustCPUTime(b)-cpu0).Seconds()/float64(b.N), "cpu-sec/op") }()
+	defer func() {
+		b.ReportMetric((mustCPUTime(b)-cpu0).Seconds()/float64(b.N), "cpu-sec/op")
+		b.ReportMetric(meanBatch(b, e.metrics), "votes/batch")
+	}()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			g := int(next.Add(1)) - 1
@@ -93,7 +103,16 @@ func mustVoteBench(b *testing.B, voters, nominations int) (*voteBench, []string,
 		rc = redis.NewClient(&redis.Options{Addr: m.Addr()})
 	}
 	b.Cleanup(func() { rc.Close() })
-	e := &voteBench{campEnv: mustCampaignsAPIOn(b, rc, jsonLogger())}
+	d := storetest.Dialects()[0]
+	if name := os.Getenv("BENCH_VOTE_DB"); name != "" {
+		i := slices.IndexFunc(storetest.Dialects(), func(d storetest.Dialect) bool { return d.Name == name })
+		if i < 0 {
+			b.Fatalf("BENCH_VOTE_DB=%s: no such dialect, or its test DSN is not set", name)
+		}
+		d = storetest.Dialects()[i]
+	}
+	writers, _ := strconv.Atoi(os.Getenv("BENCH_VOTE_WRITERS"))
+	e := &voteBench{campEnv: mustCampaignsAPIWith(b, d.Open(b), rc, jsonLogger(), campaigns.Options{CommitWriters: writers})}
 	e.clock.Set(t0c.Add(time.Hour))
 	e.mustStaff(b, "benchreviewer", false, model.RoleReviewer)
 	rev := e.mustLogin(b, "benchreviewer").Token
@@ -125,4 +144,22 @@ func mustVoteBench(b *testing.B, voters, nominations int) (*voteBench, []string,
 		tokens[i], _ = notifyMPLogin(b, e.h, fmt.Sprintf("voter%d", i))
 	}
 	return e, tokens, noms
+}
+
+// meanBatch is the mean size of the group commit's batches so far.
+func meanBatch(tb testing.TB, reg *prometheus.Registry) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "wanjia_campaign_vote_batch_size" && len(mf.GetMetric()) == 1 {
+			h := mf.GetMetric()[0].GetHistogram()
+			if h.GetSampleCount() > 0 {
+				return h.GetSampleSum() / float64(h.GetSampleCount())
+			}
+		}
+	}
+	return 0
 }

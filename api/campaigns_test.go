@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
@@ -101,6 +102,7 @@ type campEnv struct {
 	uploads *store.Uploads
 	camps   *store.Campaigns
 	wx      *campWeChat
+	metrics *prometheus.Registry // the campaigns service's
 }
 
 // t0c is 2026-05-01 00:00 Shanghai.
@@ -118,7 +120,13 @@ func mustCampaignsAPI(tb testing.TB) *campEnv {
 // (nil: discarded).
 func mustCampaignsAPIOn(tb testing.TB, rc redis.UniversalClient, log *slog.Logger) *campEnv {
 	tb.Helper()
-	db := storetest.Dialects()[0].Open(tb)
+	return mustCampaignsAPIWith(tb, storetest.Dialects()[0].Open(tb), rc, log, campaigns.Options{})
+}
+
+// mustCampaignsAPIWith is mustCampaignsAPIOn on db, with the vote writers
+// of o (CommitWriters, MaxBatch, CommitLinger).
+func mustCampaignsAPIWith(tb testing.TB, db *store.DB, rc redis.UniversalClient, log *slog.Logger, o campaigns.Options) *campEnv {
+	tb.Helper()
 	kr, err := protect.NewKeyring(bytes.Repeat([]byte{1}, protect.KeySize))
 	if err != nil {
 		tb.Fatal(err)
@@ -132,12 +140,12 @@ func mustCampaignsAPIOn(tb testing.TB, rc redis.UniversalClient, log *slog.Logge
 		tb.Fatal(err)
 	}
 	e := &campEnv{clock: &campClock{t: t0c.Add(time.Hour)}, jobs: &campJobs{}, uploads: store.NewUploads(db), camps: store.NewCampaigns(db),
-		wx: &campWeChat{}}
-	e.svc, err = campaigns.New(campaigns.Deps{
+		wx: &campWeChat{}, metrics: prometheus.NewRegistry()}
+	e.svc, err = campaigns.New(campaigns.Deps{Registerer: e.metrics,
 		Store: e.camps, Users: store.NewUsers(db), Uploads: e.uploads, Results: store.NewResults(db), WeChat: e.wx,
 		Images: campImages{}, Cache: cache.NewVotes(rc), Jobs: e.jobs, Notifier: nopNotifier{}, Audit: a, Keys: kr, Now: e.clock.Now,
 		Options: campaigns.Options{PhotoURL: func(k string) string { return "https://x.example/api/files/" + k }, MetaTTL: time.Nanosecond, VotesPerIPMinute: 1e9, VotesPerDeviceMinute: 120,
-			GalleryTTL: time.Nanosecond},
+			GalleryTTL: time.Nanosecond, CommitWriters: o.CommitWriters, MaxBatch: o.MaxBatch, CommitLinger: o.CommitLinger},
 	})
 	if err != nil {
 		tb.Fatal(err)

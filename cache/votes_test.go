@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -34,7 +35,7 @@ func TestVotesFastPath(t *testing.T) {
 		{CampaignID: 1, NominationID: 7, Category: "best_mother", VoterID: 42, Day: 20260514, Slot: 2, NSlot: 2, Votes: 8},
 	}
 	for range 2 {
-		if err := v.Committed(ctx, committed); err != nil {
+		if err := v.Committed(ctx, committed, scores(committed)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,7 +64,7 @@ func TestVotesFastPath(t *testing.T) {
 	if err := v.SetLeaderboards(ctx, 1, counts); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Committed(ctx, []model.CommittedVote{{CampaignID: 1, NominationID: 9, Category: "green_family", VoterID: 1, Day: 1, Slot: 1, NSlot: 1, Votes: 4}}); err != nil {
+	if err := v.Committed(ctx, nil, []model.NominationScore{{CampaignID: 1, NominationID: 9, Category: "green_family", Votes: 4}}); err != nil {
 		t.Fatal(err)
 	}
 	top, built, err := v.Leaderboard(ctx, 1, "", 2)
@@ -110,4 +111,69 @@ func TestVotesFastPath(t *testing.T) {
 	if _, built, _ := v.Leaderboard(ctx, 1, "", 10); built {
 		t.Error("Leaderboard() after DropLeaderboards says built")
 	}
+}
+
+// TestVotesVoterDayRecord: a voter's day record holds what the ledger
+// gave (Prime, gaps included) and what commits add, up to 64 slots, and
+// a check reads only the slots under its limits.
+func TestVotesVoterDayRecord(t *testing.T) {
+	c, _ := mustRedis(t)
+	v := cache.NewVotes(c)
+	ctx := context.Background()
+	const day = 20260514
+	if err := v.Prime(ctx, 2, 42, day, []model.VoterSlot{{Slot: 4, NominationID: 7, NSlot: 2}, {Slot: 1, NominationID: 7, NSlot: 1},
+		{Slot: 3, NominationID: 1 << 40, NSlot: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Committed(ctx, []model.CommittedVote{{CampaignID: 2, NominationID: 9, Category: "x", VoterID: 42, Day: day, Slot: 64, NSlot: 1, Votes: 1},
+		{CampaignID: 2, NominationID: 7, Category: "x", VoterID: 42, Day: day, Slot: 5, NSlot: 3, Votes: 2}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		q    model.VoteCheck
+		want model.VoteState
+	}{
+		{model.VoteCheck{CampaignID: 2, NominationID: 7, VoterID: 42, Day: day, Limit: 64, NLimit: 3},
+			model.VoteState{Primed: true, Used: 1<<63 | 0b11101, NUsed: 0b111}},
+		{model.VoteCheck{CampaignID: 2, NominationID: 7, VoterID: 42, Day: day, Limit: 4, NLimit: 1},
+			model.VoteState{Primed: true, Used: 0b1101, NUsed: 0b1}},
+		// A limit lowered during the day: nomination slots of votes above it count.
+		{model.VoteCheck{CampaignID: 2, NominationID: 7, VoterID: 42, Day: day, Limit: 4, NLimit: 3},
+			model.VoteState{Primed: true, Used: 0b1101, NUsed: 0b111}},
+		{model.VoteCheck{CampaignID: 2, NominationID: 1 << 40, VoterID: 42, Day: day, Limit: 50, NLimit: 1},
+			model.VoteState{Primed: true, Used: 0b11101, NUsed: 0b1}},
+		{model.VoteCheck{CampaignID: 2, NominationID: 9, VoterID: 42, Day: day, Limit: 64, NLimit: 1},
+			model.VoteState{Primed: true, Used: 1<<63 | 0b11101, NUsed: 0b1}},
+		{model.VoteCheck{CampaignID: 2, NominationID: 7, VoterID: 42, Day: day + 1, Limit: 64, NLimit: 3}, model.VoteState{}},
+		{model.VoteCheck{CampaignID: 3, NominationID: 7, VoterID: 42, Day: day, Limit: 64, NLimit: 3}, model.VoteState{}},
+		// A refused vote's check counts the client only.
+		{model.VoteCheck{}, model.VoteState{}},
+	}
+	for i, tt := range tests {
+		tt.q.IP, tt.q.Device, tt.q.Minute = "ip", fmt.Sprintf("dev%d", i), 7
+		tt.want.IPVotes, tt.want.DevVotes = int64(i+1), 1
+		got, err := v.Check(ctx, tt.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("Check(%+v) (-want +got):\n%s", tt.q, diff)
+		}
+	}
+	// Committed alone (no prime) is not primed: the caller reads the ledger.
+	if err := v.Committed(ctx, []model.CommittedVote{{CampaignID: 2, NominationID: 7, Category: "x", VoterID: 43, Day: day, Slot: 2, NSlot: 1, Votes: 3}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.Check(ctx, model.VoteCheck{CampaignID: 2, NominationID: 7, VoterID: 43, Day: day, Limit: 3, NLimit: 1, IP: "ip2", Device: "d", Minute: 7})
+	if want := (model.VoteState{Used: 0b10, NUsed: 0b1, IPVotes: 1, DevVotes: 1}); err != nil || got != want {
+		t.Errorf("Check(unprimed) = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+func scores(votes []model.CommittedVote) []model.NominationScore {
+	out := make([]model.NominationScore, len(votes))
+	for i, x := range votes {
+		out[i] = model.NominationScore{CampaignID: x.CampaignID, NominationID: x.NominationID, Category: x.Category, Votes: x.Votes}
+	}
+	return out
 }

@@ -443,3 +443,12 @@ type CommittedVote struct {
 	Slot, NSlot  int
 	Votes        int64
 }
+
+// NominationScore is a nomination's valid votes after a commit, for its
+// campaign's leaderboards.
+type NominationScore struct {
+	CampaignID   int64
+	NominationID int64
+	Category     string
+	Votes        int64
+}

@@ -31,6 +31,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -92,7 +93,7 @@ type Store interface {
 type VoteCache interface {
 	Check(ctx context.Context, q model.VoteCheck) (model.VoteState, error)
 	Prime(ctx context.Context, campaign, voter int64, day int, taken []model.VoterSlot) error
-	Committed(ctx context.Context, votes []model.CommittedVote) error
+	Committed(ctx context.Context, votes []model.CommittedVote, scores []model.NominationScore) error
 	Leaderboard(ctx context.Context, campaign int64, category string, limit int) ([]model.NominationCount, bool, error)
 	SetLeaderboards(ctx context.Context, campaign int64, counts []model.NominationCount) error
 	SetNominationScore(ctx context.Context, campaign int64, category string, nomination, votes int64) error
@@ -285,6 +286,7 @@ type Service struct {
 	loc     *time.Location
 
 	hashKey      []byte // client IP and device hashes in the ledger
+	hashers      sync.Pool
 	pseudonymKey []byte // voter pseudonyms in the public ledger export
 
 	meta        *metaCache
@@ -324,6 +326,7 @@ func New(d Deps) (*Service, error) {
 	// Keys of our own HMACs, derived once from the master key.
 	s.hashKey = []byte(d.Keys.BlindIndex("vote-client-hash", "campaigns.hash_key"))
 	s.pseudonymKey = []byte(d.Keys.BlindIndex("vote-voter-pseudonym", "campaigns.pseudonym_key"))
+	s.hashers.New = func() any { return &hasher{mac: hmac.New(sha256.New, s.hashKey), buf: make([]byte, 0, 128)} }
 	s.votes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wanjia_campaign_votes_total",
 		Help: "最美家庭 vote requests by result: accepted, limit (vote_limit), rate_limited, not_open, error.",
@@ -413,17 +416,27 @@ func (s *Service) day(t time.Time) int {
 }
 
 // hash is a keyed, truncated hash of a client IP or device id: enough to
-// group votes, useless to learn the address.
+// group votes, useless to learn the address. Its HMACs are pooled: a new
+// one per call was a sixth of a vote's allocations.
 func (s *Service) hash(purpose, v string) string {
 	if v == "" {
 		return ""
 	}
-	m := hmac.New(sha256.New, s.hashKey)
-	m.Write([]byte(purpose))
-	m.Write([]byte{0})
-	m.Write([]byte(v))
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(m.Sum(sum[:0])[:8])
+	h := s.hashers.Get().(*hasher)
+	h.mac.Reset()
+	h.buf = append(append(append(h.buf[:0], purpose...), 0), v...)
+	h.mac.Write(h.buf)
+	h.buf = h.mac.Sum(h.buf[:0])
+	var out [16]byte
+	hex.Encode(out[:], h.buf[:8])
+	s.hashers.Put(h)
+	return string(out[:])
+}
+
+// hasher is a pooled HMAC for hash, with its scratch buffer.
+type hasher struct {
+	mac hash.Hash
+	buf []byte
 }
 
 // --- campaigns ---

@@ -336,6 +336,46 @@ func TestLedgerSurvivesFlush(t *testing.T) {
 	}
 }
 
+// TestLeaderboardFollowsVotes: once built, a leaderboard follows committed
+// votes without a rebuild (their counts are written at most scoreEvery
+// apart, the last of a burst included).
+func TestLeaderboardFollowsVotes(t *testing.T) {
+	e := sqlite(t, withMiniredis)
+	c := e.mustCampaign(t, 5, 5)
+	a := e.mustApproved(t, c, "a", "best_mother")
+	b := e.mustApproved(t, c, "b", "green_family")
+	e.clock.Set(c.VoteFrom.Add(time.Hour))
+	if lb, err := e.svc.Leaderboard(context.Background(), c.ID, "", 10); err != nil || len(lb) != 2 || lb[0].Votes != 0 {
+		t.Fatalf("Leaderboard() before votes = %+v, %v", lb, err)
+	}
+	u, _ := e.mustUser(t, "v", 0)
+	for _, n := range []model.Nomination{a, a, b, a} {
+		if _, err := e.svc.Vote(context.Background(), u.ID, n.ID, campaigns.VoteMeta{IP: "1.2.3.4"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []campaigns.LeaderboardEntry{
+		{Rank: 1, NominationID: a.ID, FamilyName: "a家", Category: "best_mother", Votes: 3},
+		{Rank: 2, NominationID: b.ID, FamilyName: "b家", Category: "green_family", Votes: 1},
+	}
+	var got []campaigns.LeaderboardEntry
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var err error
+		if got, err = e.svc.Leaderboard(context.Background(), c.ID, "", 10); err != nil {
+			t.Fatal(err)
+		}
+		if cmp.Equal(got, want) {
+			break
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("leaderboard after votes (-want +got):\n%s", diff)
+	}
+	if cat, _ := e.svc.Leaderboard(context.Background(), c.ID, "green_family", 10); len(cat) != 1 || cat[0].Votes != 1 {
+		t.Errorf("category leaderboard = %+v", cat)
+	}
+}
+
 // TestVoidAndRecount: voiding by voter, nomination or time range moves the
 // counts, the leaderboard and the integrity figures; the digest is the
 // SHA-256 of the export.

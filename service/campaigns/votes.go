@@ -264,7 +264,7 @@ func (s *Service) writeVotes(ctx context.Context, votes []model.VoteAttempt) []m
 	select {
 	case s.redisQ <- redisWrite{votes: done}:
 	default: // Redis is far behind: let the leaderboards be rebuilt instead
-		s.redisFailed(ctx, done, errors.New("redis write queue full"))
+		s.redisFailed(ctx, done, nil, errors.New("redis write queue full"))
 	}
 	return outs
 }
@@ -276,58 +276,126 @@ type redisWrite struct {
 	done  chan struct{}
 }
 
-// redisWriter writes committed votes to Redis, every batch queued while
-// the previous write was in flight in one pipeline. It exits when redisQ
-// is closed and drained.
+// scoreEvery is how often, at most, redisWriter raises the leaderboard
+// scores: a nomination's count changes many times in that time under load,
+// and only its latest is written. A leaderboard lags the ledger by up to
+// this much more (the gallery's page cache lags by seconds); a barrier
+// (syncRedis, before any rebuild) and Close write the scores at once.
+const scoreEvery = 100 * time.Millisecond
+
+// redisWriter writes committed votes to Redis: the voters' days of every
+// batch queued while the previous write was in flight in one pipeline,
+// with the latest count of each nomination they touched when scoreEvery
+// has passed since the last scores were written. It exits when redisQ is
+// closed and drained.
 func (s *Service) redisWriter() {
 	defer close(s.redisDone)
-	var pending []model.CommittedVote
-	var barriers []chan struct{}
-	for w := range s.redisQ {
-		pending, barriers = append(pending[:0], w.votes...), barriers[:0]
+	type nomKey struct{ campaign, nomination int64 }
+	var (
+		days     []model.CommittedVote
+		pending  = map[nomKey]model.NominationScore{}
+		scores   []model.NominationScore
+		barriers []chan struct{}
+		written  time.Time // when scores were last written
+		timer    = time.NewTimer(time.Hour)
+		armed    bool // timer runs until the pending scores are due
+	)
+	timer.Stop()
+	add := func(w redisWrite) {
+		days = append(days, w.votes...)
+		for _, v := range w.votes {
+			k := nomKey{v.CampaignID, v.NominationID}
+			if cur, ok := pending[k]; !ok || v.Votes > cur.Votes {
+				pending[k] = model.NominationScore{CampaignID: v.CampaignID, NominationID: v.NominationID, Category: v.Category, Votes: v.Votes}
+			}
+		}
 		if w.done != nil {
 			barriers = append(barriers, w.done)
 		}
-	drain:
-		for len(pending) < 4096 {
+	}
+	q := s.redisQ
+	for q != nil || len(pending) > 0 {
+		if q != nil {
+			var tick <-chan time.Time
+			if armed {
+				tick = timer.C
+			}
 			select {
-			case more, ok := <-s.redisQ:
+			case w, ok := <-q:
 				if !ok {
-					break drain
+					q = nil
+					break
 				}
-				pending = append(pending, more.votes...)
-				if more.done != nil {
-					barriers = append(barriers, more.done)
+				add(w)
+			drain:
+				for len(days) < 4096 {
+					select {
+					case more, ok := <-q:
+						if !ok {
+							q = nil
+							break drain
+						}
+						add(more)
+					default:
+						break drain
+					}
 				}
-			default:
-				break drain
+			case <-tick:
+				armed = false
 			}
 		}
-		if len(pending) > 0 {
+		scores = scores[:0]
+		if len(pending) > 0 && (q == nil || len(barriers) > 0 || time.Since(written) >= scoreEvery) {
+			for _, sc := range pending {
+				scores = append(scores, sc)
+			}
+			clear(pending)
+			written = time.Now()
+			if armed {
+				timer.Stop()
+				armed = false
+			}
+		}
+		if len(days) > 0 || len(scores) > 0 {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := s.cache.Committed(ctx, pending); err != nil {
-				s.redisFailed(ctx, pending, err)
+			if err := s.cache.Committed(ctx, days, scores); err != nil {
+				s.redisFailed(ctx, days, scores, err)
 			}
 			cancel()
 		}
+		days = days[:0]
 		for _, b := range barriers {
 			close(b)
+		}
+		barriers = barriers[:0]
+		if len(pending) > 0 && !armed {
+			timer.Reset(scoreEvery - time.Since(written))
+			armed = true
 		}
 	}
 }
 
-// redisFailed marks the leaderboards of the votes' campaigns for a
-// rebuild (best effort: with Redis down, the periodic rebuild repairs
-// them). The voters' days in Redis stay a lower bound either way.
-func (s *Service) redisFailed(ctx context.Context, votes []model.CommittedVote, err error) {
+// redisFailed marks the leaderboards of the votes' and the scores'
+// campaigns for a rebuild (best effort: with Redis down, the periodic
+// rebuild repairs them). The voters' days in Redis stay a lower bound
+// either way.
+func (s *Service) redisFailed(ctx context.Context, votes []model.CommittedVote, scores []model.NominationScore, err error) {
 	s.warned.warn(ctx, s.log, "campaigns: committed votes not recorded in Redis; leaderboards will be rebuilt", err)
 	seen := map[int64]bool{}
-	for _, v := range votes {
-		if seen[v.CampaignID] {
-			continue
+	drop := func(id int64) error {
+		if seen[id] {
+			return nil
 		}
-		seen[v.CampaignID] = true
-		if err := s.cache.DropLeaderboards(ctx, v.CampaignID); err != nil {
+		seen[id] = true
+		return s.cache.DropLeaderboards(ctx, id)
+	}
+	for _, v := range votes {
+		if err := drop(v.CampaignID); err != nil {
+			return
+		}
+	}
+	for _, sc := range scores {
+		if err := drop(sc.CampaignID); err != nil {
 			return
 		}
 	}
