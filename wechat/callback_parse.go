@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -115,8 +116,14 @@ func parseDoc(app model.App, doc []byte, isJSON bool) (parsed, string, error) {
 // (FuzzFastXML checks it).
 func parseXML(app model.App, doc []byte) (parsed, string, error) {
 	w := walker{p: parsed{InboundMessage: model.InboundMessage{App: app}}}
-	w.text = make([]byte, 0, min(len(doc), 1024)) // one allocation where growing took several
-	if fastXML(doc, &w) {
+	buf := textBuffers.Get().(*[]byte)
+	w.text = (*buf)[:0] // every value kept is copied out of it
+	ok := fastXML(doc, &w)
+	if cap(w.text) <= MaxCallbackBody {
+		*buf = w.text[:0]
+		textBuffers.Put(buf)
+	}
+	if ok {
 		return w.p, w.encrypt, nil
 	}
 	return slowXML(app, doc)
@@ -276,6 +283,9 @@ func fastXML(doc []byte, w *walker) bool {
 		}
 	}
 }
+
+// textBuffers hold the walker's text between documents.
+var textBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // elementNames are the names of WeChat's elements, so that reading one
 // allocates no string (elementName).
