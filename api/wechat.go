@@ -291,9 +291,9 @@ func (cb *callbacks) handleMessage(c *wechat.Codec) gin.HandlerFunc {
 			crisis := m.MsgType != "event" && m.Content != "" && cb.gw.IsCrisis(m.Content)
 			cb.msgLog.Record(ctx, m, crisis)
 		}
-		hctx, cancel := context.WithTimeout(ctx, handleTimeout)
+		hctx, hcancel := context.WithTimeout(ctx, handleTimeout)
 		reply, err := cb.gw.Handle(hctx, m)
-		cancel()
+		hcancel()
 		if err != nil {
 			if claim != nil {
 				if rerr := claim.Release(); rerr != nil {
