@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,7 +77,7 @@ func (s *server) prepareCallbacks() error {
 		nonces: cache.NewNonceGuard(s.Redis, 2*window),
 		// A finished callback is remembered for as long as its timestamp
 		// is accepted, so no re-sent copy is processed again.
-		dedupe: cache.NewDedupe(s.Redis, cache.DedupeOptions{DoneTTL: max(minDoneTTL, 2*window)}),
+		dedupe: cache.NewDedupe(s.Redis, cache.DedupeOptions{DoneTTL: max(minDoneTTL, 2*window), Logger: s.log}),
 		codecs: map[model.App]*wechat.Codec{},
 	}
 	for app, ep := range map[model.App]wechat.Endpoint{model.AppOA: s.OACallback, model.AppMP: s.MPCallback} {
@@ -106,7 +108,9 @@ func (s *server) addCallbackRoutes(r *Router) {
 	if cb == nil {
 		return
 	}
-	g := r.Group("/wechat", "wechat", "", requestTimeout(callbackTimeout))
+	// No requestTimeout middleware: handleMessage bounds its own context
+	// (callbackTimeout) without copying the request.
+	g := r.Group("/wechat", "wechat", "")
 	names := map[model.App]string{model.AppOA: "Official Account", model.AppMP: "Mini Program message push"}
 	for _, app := range []model.App{model.AppOA, model.AppMP} {
 		c, ok := cb.codecs[app]
@@ -121,12 +125,48 @@ func (s *server) addCallbackRoutes(r *Router) {
 	}
 }
 
+// queryRequest reads WeChat's query parameters (the first value of each,
+// as url.Values.Get) without building a url.Values: a value is unescaped
+// only when it holds an escape, and parameters that do not parse are
+// skipped, as url.ParseQuery skips them.
 func queryRequest(c *gin.Context) wechat.Request {
-	q := c.Request.URL.Query()
-	return wechat.Request{
-		Signature: q.Get("signature"), MsgSignature: q.Get("msg_signature"), Timestamp: q.Get("timestamp"),
-		Nonce: q.Get("nonce"), EncryptType: q.Get("encrypt_type"), EchoStr: q.Get("echostr"),
+	var r wechat.Request
+	var seen [6]bool
+	for q := c.Request.URL.RawQuery; q != ""; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		var i int
+		var dst *string
+		switch k {
+		case "signature":
+			i, dst = 0, &r.Signature
+		case "msg_signature":
+			i, dst = 1, &r.MsgSignature
+		case "timestamp":
+			i, dst = 2, &r.Timestamp
+		case "nonce":
+			i, dst = 3, &r.Nonce
+		case "encrypt_type":
+			i, dst = 4, &r.EncryptType
+		case "echostr":
+			i, dst = 5, &r.EchoStr
+		default:
+			continue // other keys (openid, escaped names) are not read
+		}
+		if seen[i] || strings.Contains(pair, ";") {
+			continue
+		}
+		if strings.ContainsAny(v, "%+") {
+			u, err := url.QueryUnescape(v)
+			if err != nil {
+				continue
+			}
+			v = u
+		}
+		seen[i], *dst = true, v
 	}
+	return r
 }
 
 // handleVerify: GET with signature, timestamp, nonce, echostr → echostr
@@ -149,7 +189,10 @@ func (cb *callbacks) handleVerify(c *wechat.Codec) gin.HandlerFunc {
 	}
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var (
+	bodyPool  = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	replyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+)
 
 var (
 	successBody = []byte("success")
@@ -158,8 +201,10 @@ var (
 
 // handleMessage: POST, the callback of a message or event. In order:
 // query signature (401), timestamp window (403), body ≤ 64 KiB (413),
-// msg_signature, decryption and parsing (401 / 400), nonce guard (403 for
-// a replayed timestamp and nonce with another body), then the dedupe: a
+// msg_signature, decryption and parsing (401 / 400), nonce guard (plain
+// mode: 403 for a replayed timestamp and nonce with another body; in safe
+// and compatible modes msg_signature is the guard: another body under a
+// captured signature is 401), then the dedupe: a
 // callback already answered gets the same bytes again, one being processed
 // by another copy waits up to 800 ms for its answer, else "success". A new
 // one is logged (with the crisis flag) and handed to the Gateway within
@@ -171,7 +216,8 @@ var (
 func (cb *callbacks) handleMessage(c *wechat.Codec) gin.HandlerFunc {
 	app := c.App()
 	return func(gc *gin.Context) {
-		ctx := gc.Request.Context()
+		ctx, cancel := context.WithTimeout(gc.Request.Context(), callbackTimeout)
+		defer cancel()
 		req := queryRequest(gc)
 		if err := c.VerifyQuery(req); err != nil {
 			cb.refuse(gc, app, err)
@@ -206,8 +252,19 @@ func (cb *callbacks) handleMessage(c *wechat.Codec) gin.HandlerFunc {
 		m := op.Message
 		key := m.DedupeKey()
 
-		nonce := cache.Nonce{Scope: string(app), Timestamp: req.Timestamp, Nonce: req.Nonce, Fingerprint: fingerprint(req.Body)}
-		claim, err := cb.dedupe.BeginGuarded(ctx, key, cb.nonces, nonce)
+		var claim *cache.Claim
+		if op.Mode == wechat.ModePlain {
+			nonce := cache.Nonce{Scope: string(app), Timestamp: req.Timestamp, Nonce: req.Nonce, Fingerprint: fingerprint(req.Body)}
+			claim, err = cb.dedupe.BeginGuarded(ctx, key, cb.nonces, nonce)
+		} else {
+			// Encrypted: msg_signature, checked by Open, binds the
+			// timestamp and nonce to the ciphertext, which is all that is
+			// read, so the pair cannot come back with another message
+			// without the token; the very same request is a re-send, which
+			// the dedupe answers. The nonce guard's record would change no
+			// outcome, so it is not written (one Redis command less).
+			claim, err = cb.dedupe.Begin(ctx, key)
+		}
 		switch {
 		case errors.Is(err, cache.ErrReplayed):
 			cb.refuse(gc, app, errReplayed)
@@ -234,9 +291,9 @@ func (cb *callbacks) handleMessage(c *wechat.Codec) gin.HandlerFunc {
 			crisis := m.MsgType != "event" && m.Content != "" && cb.gw.IsCrisis(m.Content)
 			cb.msgLog.Record(ctx, m, crisis)
 		}
-		hctx, cancel := context.WithTimeout(ctx, handleTimeout)
+		hctx, hcancel := context.WithTimeout(ctx, handleTimeout)
 		reply, err := cb.gw.Handle(hctx, m)
-		cancel()
+		hcancel()
 		if err != nil {
 			if claim != nil {
 				if rerr := claim.Release(); rerr != nil {
@@ -253,14 +310,10 @@ func (cb *callbacks) handleMessage(c *wechat.Codec) gin.HandlerFunc {
 		cb.metrics.outcome(app, "processed")
 		cb.write(gc, out)
 		if claim != nil {
-			// Answer first, then remember the answer: WeChat's next try
-			// comes seconds later, and a copy waiting for it polls.
-			gc.Writer.Flush()
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			if err := claim.Done(dctx, out); err != nil {
-				cb.log.WarnContext(ctx, "wechat callback: remember reply", "err", err, "dedupe_key", key)
-			}
-			cancel()
+			// Remember the answer without waiting for Redis: it rides in
+			// the next pipeline of the dedupe (WeChat's next try comes
+			// seconds later, and a copy waiting for it polls).
+			claim.Remember(out)
 		}
 	}
 }
@@ -274,9 +327,21 @@ func (cb *callbacks) encode(ctx context.Context, c *wechat.Codec, op wechat.Open
 		return successBody
 	}
 	m := op.Message
-	doc, err := wechat.AppendReply(make([]byte, 0, 512), reply, m.FromUser, m.ToUser, cb.now())
-	if err == nil && op.Mode != wechat.ModePlain {
-		doc, err = c.Seal(doc, req.Timestamp, req.Nonce)
+	var doc []byte
+	var err error
+	if op.Mode == wechat.ModePlain {
+		doc, err = wechat.AppendReply(make([]byte, 0, 512), reply, m.FromUser, m.ToUser, cb.now())
+	} else { // the plaintext is sealed into a new slice: its buffer is reused
+		buf := replyPool.Get().(*[]byte)
+		var plain []byte
+		plain, err = wechat.AppendReply((*buf)[:0], reply, m.FromUser, m.ToUser, cb.now())
+		if err == nil {
+			doc, err = c.Seal(plain, req.Timestamp, req.Nonce)
+		}
+		if cap(plain) <= wechat.MaxCallbackBody {
+			*buf = plain
+			replyPool.Put(buf)
+		}
 	}
 	if err != nil {
 		cb.log.ErrorContext(ctx, "wechat callback: reply not sent", "err", err, "dedupe_key", m.DedupeKey())
@@ -322,25 +387,38 @@ func fingerprint(body []byte) string {
 // callbackMetrics counts callbacks by app and outcome.
 type callbackMetrics struct {
 	total    *prometheus.CounterVec
-	resolved sync.Map // app+outcome → prometheus.Counter
+	resolved map[outcomeKey]prometheus.Counter // every app and outcome, resolved once: read-only
 }
+
+type outcomeKey struct {
+	app     model.App
+	outcome string
+}
+
+// callbackOutcomes are the outcomes callbackMetrics counts.
+var callbackOutcomes = []string{"processed", "duplicate", "busy", "handler_error", "verified", "bad_signature",
+	"refused", "malformed", "too_large"}
 
 func newCallbackMetrics(reg prometheus.Registerer) (*callbackMetrics, error) {
 	m := &callbackMetrics{total: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wanjia_wechat_callbacks_total",
 		Help: "WeChat callbacks by app and outcome (processed, duplicate, busy, handler_error, verified, bad_signature, refused, malformed, too_large).",
-	}, []string{"app", "outcome"})}
+	}, []string{"app", "outcome"}), resolved: map[outcomeKey]prometheus.Counter{}}
 	if err := reg.Register(m.total); err != nil {
 		return nil, fmt.Errorf("register callback metrics: %w", err)
+	}
+	for _, app := range []model.App{model.AppOA, model.AppMP} {
+		for _, o := range callbackOutcomes {
+			m.resolved[outcomeKey{app, o}] = m.total.WithLabelValues(string(app), o)
+		}
 	}
 	return m, nil
 }
 
 func (m *callbackMetrics) outcome(app model.App, outcome string) {
-	k := string(app) + "/" + outcome
-	c, ok := m.resolved.Load(k)
-	if !ok {
-		c, _ = m.resolved.LoadOrStore(k, m.total.WithLabelValues(string(app), outcome))
+	c, ok := m.resolved[outcomeKey{app, outcome}]
+	if !ok { // not in callbackOutcomes: counted all the same
+		c = m.total.WithLabelValues(string(app), outcome)
 	}
-	c.(prometheus.Counter).Inc()
+	c.Inc()
 }

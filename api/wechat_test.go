@@ -347,8 +347,10 @@ func TestCallbackRefusals(t *testing.T) {
 		t.Errorf("gateway called %d times for refused callbacks, want 0", n)
 	}
 
-	// A replayed timestamp and nonce with another body is refused; the
-	// same request again (as WeChat re-sends it) gets the same answer.
+	// Safe mode: msg_signature binds the timestamp and nonce to the
+	// ciphertext, so a captured request replayed with another body is
+	// refused by it; the same request again (as WeChat re-sends it) gets
+	// the same answer from the dedupe.
 	now := time.Now()
 	first := with(func(r *cbReq) { r.nonce, r.ts = "5150", now }).build(t)
 	raw := recordBody(t, first)
@@ -356,16 +358,31 @@ func TestCallbackRefusals(t *testing.T) {
 	if w1.Code != 200 {
 		t.Fatalf("POST first = %d %s", w1.Code, w1.Body)
 	}
-	other := with(func(r *cbReq) { r.nonce, r.ts = "5150", now }).build(t) // same timestamp and nonce, another body
-	if w := serve(h, other); w.Code != 403 {
-		t.Errorf("POST replayed timestamp and nonce with another body = %d %s, want 403", w.Code, w.Body)
+	otherBody := recordBody(t, with(func(r *cbReq) { r.nonce, r.ts = "5150", now }).build(t)) // another message, same pair
+	if w := serve(h, replay(first, otherBody)); w.Code != 401 {
+		t.Errorf("POST captured query with another body = %d %s, want 401", w.Code, w.Body)
 	}
 	w2 := serve(h, replay(first, raw))
 	if w2.Code != 200 || w2.Body.String() != w1.Body.String() {
 		t.Errorf("identical re-send = %d, want 200 with the first answer's bytes", w2.Code)
 	}
-	if n := sh.gw.count(); n != 1 {
-		t.Errorf("gateway called %d times, want 1", n)
+	// Compatible mode reads only the Encrypt element: plaintext fields
+	// changed around a captured one change nothing (the dedupe answers).
+	compat := with(func(r *cbReq) { r.compatible, r.nonce, r.ts = true, "5151", now }).build(t)
+	compatBody := recordBody(t, compat)
+	cw1 := serve(h, replay(compat, compatBody))
+	if cw1.Code != 200 {
+		t.Fatalf("POST compatible = %d %s", cw1.Code, cw1.Body)
+	}
+	tampered := strings.Replace(compatBody, "<Content><![CDATA[x]]></Content>", "<Content><![CDATA[forged]]></Content>", 1)
+	if tampered == compatBody {
+		t.Fatal("the compatible body has no plaintext Content to change")
+	}
+	if w := serve(h, replay(compat, tampered)); w.Code != 200 || w.Body.String() != cw1.Body.String() {
+		t.Errorf("POST compatible, plaintext changed = %d %s, want 200 with the first answer's bytes", w.Code, w.Body)
+	}
+	if n := sh.gw.count(); n != 2 {
+		t.Errorf("gateway called %d times, want 2 (the safe and the compatible message, once each)", n)
 	}
 	// In plain mode the signature does not cover the body: a captured
 	// signature replayed with another body is refused.

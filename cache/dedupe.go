@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ type DedupeOptions struct {
 	Poll          time.Duration    // how often it looks meanwhile (default 25 ms)
 	StaleAfter    time.Duration    // a "processing" entry older than this is taken over (default 3 s)
 	Now           func() time.Time // default time.Now
+	Logger        *slog.Logger     // failures of Claim.Remember (default: discarded)
 }
 
 // Dedupe recognises WeChat's tries of one callback across every copy of
@@ -86,6 +88,9 @@ func NewDedupe(c Client, o DedupeOptions) *Dedupe {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Dedupe{c: c, o: o, batch: &batcher{c: c}}
 }
 
@@ -124,10 +129,7 @@ func (d *Dedupe) BeginGuarded(ctx context.Context, key string, g *NonceGuard, n 
 
 func (d *Dedupe) begin(ctx context.Context, key string, g *NonceGuard, n Nonce) (*Claim, error) {
 	rk := "dedupe:" + key
-	token, err := newToken()
-	if err != nil {
-		return nil, err
-	}
+	token := newToken()
 	cl := &Claim{d: d, key: rk}
 	deadline := d.o.Now().Add(d.o.Wait)
 	for spins := 0; ; spins++ {
@@ -136,7 +138,7 @@ func (d *Dedupe) begin(ctx context.Context, key string, g *NonceGuard, n Nonce) 
 			cl.State = DedupeBusy
 			return cl, nil
 		}
-		cl.value = "p:" + token + ":" + strconv.FormatInt(now.UnixMilli(), 10)
+		cl.value = processingValue(token, now)
 		take := redis.NewBoolCmd(ctx, "set", rk, cl.value, "px", d.o.ProcessingTTL.Milliseconds(), "nx")
 		if spins == 0 && g != nil {
 			nonceCmd := g.setCmd(ctx, n)
@@ -218,14 +220,40 @@ func (cl *Claim) Done(ctx context.Context, reply []byte) error {
 	if cl.State != DedupeNew {
 		return nil
 	}
-	v := make([]byte, 0, 2+len(reply))
-	v = append(append(v, "d:"...), reply...)
-	set := redis.NewStatusCmd(ctx, "set", cl.key, v, "px", cl.d.o.DoneTTL.Milliseconds())
+	set := cl.d.doneCmd(ctx, cl.key, reply)
 	cl.d.batch.do(ctx, set)
 	if err := set.Err(); err != nil {
 		return fmt.Errorf("dedupe done: %w", err)
 	}
 	return nil
+}
+
+// Remember is Done without waiting: the reply is recorded in the next
+// pipeline of the dedupe's batcher (another caller's, or its own at most
+// postDelay later), so it costs no round trip of its own and the caller
+// goes on at once. A failure is logged (DedupeOptions.Logger); the key then
+// stays "processing" and a later try takes it over after StaleAfter and
+// processes the callback again, as after a crash. reply must not change
+// afterwards.
+func (cl *Claim) Remember(reply []byte) {
+	if cl.State != DedupeNew {
+		return
+	}
+	set := cl.d.doneCmd(context.Background(), cl.key, reply)
+	log := cl.d.o.Logger
+	key := cl.key
+	cl.d.batch.post(func() {
+		if err := set.Err(); err != nil {
+			log.Warn("dedupe: remember reply", "err", err, "key", key)
+		}
+	}, set)
+}
+
+// doneCmd is the SET of a "done" entry.
+func (d *Dedupe) doneCmd(ctx context.Context, key string, reply []byte) *redis.StatusCmd {
+	v := make([]byte, 0, 2+len(reply))
+	v = append(append(v, "d:"...), reply...)
+	return redis.NewStatusCmd(ctx, "set", key, v, "px", d.o.DoneTTL.Milliseconds())
 }
 
 // Release gives the key up after a failed handler (if this claim still
@@ -244,8 +272,16 @@ func (cl *Claim) Release() error {
 }
 
 // newToken names the owner of a claim: unique, not secret.
-func newToken() (string, error) {
-	return strconv.FormatUint(rand.Uint64(), 36), nil
+func newToken() uint64 { return rand.Uint64() }
+
+// processingValue is "p:<token>:<start unix ms>", in one allocation.
+func processingValue(token uint64, start time.Time) string {
+	var b [48]byte
+	v := append(b[:0], "p:"...)
+	v = strconv.AppendUint(v, token, 36)
+	v = append(v, ':')
+	v = strconv.AppendInt(v, start.UnixMilli(), 10)
+	return string(v)
 }
 
 // batcher coalesces the commands of concurrent callers into pipelines: one
@@ -253,26 +289,46 @@ func newToken() (string, error) {
 // previous round trip was in flight, so under load each request costs a
 // fraction of a round trip. There is no goroutine of its own: the first
 // caller to find it idle runs a pipeline, then hands the next one over to
-// the oldest waiting caller.
+// the oldest waiting caller. Commands given to post wait for nobody: they
+// ride in the next pipeline a caller runs, or, when none comes within
+// postDelay, in one a timer runs.
 type batcher struct {
 	c     Client
 	mu    sync.Mutex
 	queue []*batchCall
+	spare []*batchCall // a drained queue's array, to be reused
 	busy  bool
+	armed bool // a timer will run the posted commands
 }
 
 type batchCall struct {
-	cmds []redis.Cmder
-	lead chan bool // true: run the next pipeline; false: the commands ran
+	cmds  []redis.Cmder
+	lead  chan bool // true: run the next pipeline; false: the commands ran
+	after func()    // posted commands: called once they ran (nobody waits on lead)
+}
+
+// batchCalls are reused: a call's channel is empty again once do returns
+// (it receives exactly one value, or none when its caller led).
+var batchCalls = sync.Pool{New: func() any { return &batchCall{lead: make(chan bool, 1)} }}
+
+func putCall(c *batchCall) {
+	c.cmds, c.after = nil, nil
+	batchCalls.Put(c)
 }
 
 // batchTimeout bounds one pipeline, whatever the callers' contexts.
 const batchTimeout = 2 * time.Second
 
+// postDelay is how long posted commands wait for another caller's
+// pipeline before a timer sends them.
+const postDelay = time.Millisecond
+
 // do runs cmds (each carries its own result and error) in a pipeline
 // shared with other callers, and returns when they ran.
 func (b *batcher) do(ctx context.Context, cmds ...redis.Cmder) {
-	call := &batchCall{cmds: cmds, lead: make(chan bool, 1)}
+	call := batchCalls.Get().(*batchCall)
+	call.cmds = cmds
+	defer putCall(call)
 	b.mu.Lock()
 	b.queue = append(b.queue, call)
 	if b.busy {
@@ -283,8 +339,46 @@ func (b *batcher) do(ctx context.Context, cmds ...redis.Cmder) {
 		b.mu.Lock()
 	}
 	b.busy = true
+	b.lead(ctx, call)
+}
+
+// post queues cmds for a later pipeline and returns at once; after is
+// called (in whichever goroutine ran the pipeline) once they ran.
+func (b *batcher) post(after func(), cmds ...redis.Cmder) {
+	call := batchCalls.Get().(*batchCall)
+	call.cmds, call.after = cmds, after
+	b.mu.Lock()
+	b.queue = append(b.queue, call)
+	b.arm()
+	b.mu.Unlock()
+}
+
+// arm starts the timer that sends posted commands, unless a pipeline is
+// running (its leader hands the queue on) or the timer is set. b.mu held.
+func (b *batcher) arm() {
+	if b.busy || b.armed {
+		return
+	}
+	b.armed = true
+	time.AfterFunc(postDelay, func() {
+		b.mu.Lock()
+		b.armed = false
+		if b.busy || len(b.queue) == 0 {
+			b.mu.Unlock()
+			return
+		}
+		b.busy = true
+		b.lead(context.Background(), nil)
+	})
+}
+
+// lead runs one pipeline of the queue as its leader (self: the leader's
+// own call, nil for the timer), then hands the next one over to the oldest
+// waiting caller. Called with b.mu held and b.busy set; returns with b.mu
+// released.
+func (b *batcher) lead(ctx context.Context, self *batchCall) {
 	batch := b.queue
-	b.queue = nil
+	b.queue = b.spare[:0]
 	b.mu.Unlock()
 
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
@@ -297,18 +391,33 @@ func (b *batcher) do(ctx context.Context, cmds ...redis.Cmder) {
 	_, _ = pipe.Exec(pctx) // each command keeps its own error
 	cancel()
 	for _, c := range batch {
-		if c != call {
+		switch {
+		case c.after != nil:
+			c.after()
+			putCall(c)
+		case c != self:
 			c.lead <- false
 		}
 	}
 
 	b.mu.Lock()
-	if len(b.queue) == 0 {
+	clear(batch)
+	b.spare = batch // the queue's next backing array, once this one is handed back
+	var next *batchCall
+	for _, c := range b.queue {
+		if c.after == nil {
+			next = c
+			break
+		}
+	}
+	if next == nil { // nobody waiting: posted commands go with the next caller or the timer
 		b.busy = false
+		if len(b.queue) > 0 {
+			b.arm()
+		}
 		b.mu.Unlock()
 		return
 	}
-	next := b.queue[0]
 	b.mu.Unlock()
 	next.lead <- true
 }

@@ -1,14 +1,18 @@
 package cache_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"wanjia/cache"
@@ -265,4 +269,135 @@ func TestDedupeBatchesConcurrentCallers(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// waitDone polls key until it is done (Remember returns before the reply
+// is recorded) and returns its reply.
+func waitDone(tb testing.TB, d *cache.Dedupe, key string) string {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cl := mustBegin(tb, d, key)
+		if cl.State == cache.DedupeDone {
+			return string(cl.Reply)
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("Begin(%s) = %v five seconds after Remember, want done", key, cl.State)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestDedupeRemember(t *testing.T) {
+	c, m := mustRedis(t)
+	d := cache.NewDedupe(c, cache.DedupeOptions{Wait: 10 * time.Millisecond, Poll: time.Millisecond, DoneTTL: 7 * time.Minute})
+	// Alone (no other caller to carry it): the timer sends it.
+	first := mustBegin(t, d, "oa:msg:1")
+	first.Remember([]byte("<xml>reply</xml>"))
+	if got := waitDone(t, d, "oa:msg:1"); got != "<xml>reply</xml>" {
+		t.Errorf("reply after Remember = %q, want <xml>reply</xml>", got)
+	}
+	if m != nil {
+		if ttl := m.TTL("dedupe:oa:msg:1"); ttl != 7*time.Minute {
+			t.Errorf("done TTL = %v, want 7m", ttl)
+		}
+	}
+	// A copy that finds the key processing waits for the remembered reply.
+	second := mustBegin(t, d, "oa:msg:2")
+	waiting := cache.NewDedupe(c, cache.DedupeOptions{Wait: 2 * time.Second, Poll: 2 * time.Millisecond})
+	got := make(chan *cache.Claim)
+	go func() { got <- mustBegin(t, waiting, "oa:msg:2") }()
+	time.Sleep(20 * time.Millisecond)
+	second.Remember([]byte("R2"))
+	if cl := <-got; cl.State != cache.DedupeDone || string(cl.Reply) != "R2" {
+		t.Errorf("Begin(waiting copy) = %v %q, want done with R2", cl.State, cl.Reply)
+	}
+	// Only a new claim records anything.
+	mustBegin(t, d, "oa:msg:1").Remember([]byte("other"))
+	if got := waitDone(t, d, "oa:msg:1"); got != "<xml>reply</xml>" {
+		t.Errorf("reply after a done claim's Remember = %q, want the first reply", got)
+	}
+}
+
+// TestDedupeRememberAmongCallers mixes Remember with waiting callers, so
+// that remembered replies ride in their pipelines and pipelines are handed
+// over past them; every reply must land.
+func TestDedupeRememberAmongCallers(t *testing.T) {
+	c, _ := mustRedis(t)
+	d := cache.NewDedupe(c, cache.DedupeOptions{})
+	g := cache.NewNonceGuard(c, time.Minute)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 300)
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := "oa:msg:" + strconv.Itoa(i)
+			cl, err := d.BeginGuarded(ctx, key, g, cache.Nonce{Scope: "oa", Timestamp: "1", Nonce: strconv.Itoa(i), Fingerprint: "f"})
+			if err != nil || cl.State != cache.DedupeNew {
+				errs <- fmt.Errorf("BeginGuarded(%s) = %v, %v", key, cl, err)
+				return
+			}
+			if i%3 == 0 {
+				err = cl.Done(ctx, []byte(key))
+			} else {
+				cl.Remember([]byte(key))
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range 300 {
+		key := "oa:msg:" + strconv.Itoa(i)
+		if got := waitDone(t, d, key); got != key {
+			t.Errorf("reply of %s = %q, want %q", key, got, key)
+		}
+	}
+}
+
+// TestDedupeRememberFailureIsLogged: with Redis gone, Remember logs and
+// returns; nothing blocks.
+func TestDedupeRememberFailureIsLogged(t *testing.T) {
+	t.Parallel()
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer c.Close()
+	var logged syncBuffer
+	d := cache.NewDedupe(c, cache.DedupeOptions{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	cl := mustBegin(t, d, "oa:msg:1")
+	m.Close()
+	cl.Remember([]byte("R"))
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logged.String(), "dedupe: remember reply") {
+		if time.Now().After(deadline) {
+			t.Fatalf("log = %q, want the failed Remember", logged.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutine and the
+// test's.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

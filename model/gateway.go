@@ -128,6 +128,10 @@ type MessageLogEntry struct {
 	DedupeKey  string
 	Crisis     bool // matched a crisis word
 	ReceivedAt time.Time
+	// CreateTime is WeChat's CreateTime of the callback (zero when
+	// unknown): a retry carries the same one, so CreateTime and DedupeKey
+	// together identify a callback in the log.
+	CreateTime time.Time
 }
 
 // MessageLogFilter narrows a message-log listing.

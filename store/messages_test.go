@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +144,121 @@ func TestMessagesLastMessageAtAndRetention(t *testing.T) {
 			t.Errorf("DeleteMessagesBefore(nothing older) = %d, %v", n, err)
 		}
 	})
+}
+
+// TestMigrateMessagesCallbackIndex: step 0012 turns a log of step 0003
+// (unique on dedupe_hash alone) into one unique on (create_time,
+// dedupe_hash): old rows keep create_time 0, a retry of a new callback
+// (same key and CreateTime) still adds nothing, and the same key with
+// another CreateTime is another callback.
+func TestMigrateMessagesCallbackIndex(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ms := store.NewMessages(db)
+		base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+		if err := ms.AppendMessages(ctx, []model.MessageLogEntry{logEntry(model.AppOA, "oA", "text", "old", "oa:msg:1", base)}); err != nil {
+			t.Fatal(err)
+		}
+		g := store.GormForTest(db)
+		dropIndex := "DROP INDEX ux_gateway_messages_callback"
+		if g.Dialector.Name() == "mysql" {
+			dropIndex += " ON gateway_messages"
+		}
+		for _, step := range []func() error{
+			func() error { return g.Exec(dropIndex).Error },
+			func() error { return g.Exec("ALTER TABLE gateway_messages DROP COLUMN create_time").Error },
+			func() error {
+				return g.Exec("CREATE UNIQUE INDEX ux_gateway_messages_dedupe ON gateway_messages (dedupe_hash)").Error
+			},
+			func() error {
+				return g.Exec("DELETE FROM schema_migrations WHERE id = ?", "0012_gateway_messages_callback").Error
+			},
+		} {
+			if err := step(); err != nil {
+				t.Fatalf("setting up step 0003's shape: %v", err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("Migrate() = %v", err)
+		}
+		if g.Migrator().HasIndex("gateway_messages", "ux_gateway_messages_dedupe") {
+			t.Error("the old unique index on dedupe_hash is still there")
+		}
+		e := logEntry(model.AppOA, "oB", "text", "new", "oa:msg:2", base.Add(time.Minute))
+		e.CreateTime = base
+		retry := e
+		retry.ReceivedAt = base.Add(2 * time.Minute)
+		other := e
+		other.DedupeKey, other.CreateTime = "oa:msg:1", base // the old row's key, now with a CreateTime
+		if err := ms.AppendMessages(ctx, []model.MessageLogEntry{e, retry, other}); err != nil {
+			t.Fatalf("AppendMessages() = %v", err)
+		}
+		if err := ms.AppendMessages(ctx, []model.MessageLogEntry{retry}); err != nil {
+			t.Fatalf("AppendMessages(retry) = %v", err)
+		}
+		all, _, err := ms.ListMessages(ctx, model.MessageLogFilter{}, model.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range all {
+			got = append(got, fmt.Sprintf("%s@%d", m.DedupeKey, m.CreateTime.Unix()))
+		}
+		want := []string{"oa:msg:1@" + fmt.Sprint(base.Unix()), "oa:msg:2@" + fmt.Sprint(base.Unix()),
+			"oa:msg:1@" + fmt.Sprint(time.Time{}.Unix())}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("log after the migration (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// BenchmarkAppendMessages appends 30,000 text messages (unique MsgIds,
+// CreateTime advancing as in a stream of 10,000 messages a second, 20,000
+// users) to SQLite in batches of 100 and of 500, to an empty log and to one
+// already holding 200,000 entries (where the pages of the per-user index
+// no longer fit in a batch): the message log's CPU per logged callback.
+func BenchmarkAppendMessages(b *testing.B) {
+	const perOp = 30_000
+	for _, prefill := range []int{0, 200_000} {
+		for _, size := range []int{100, 500} {
+			b.Run(fmt.Sprintf("rows=%d/batch=%d", prefill, size), func(b *testing.B) {
+				db := storetest.Dialects()[0].Open(b)
+				ms := store.NewMessages(db)
+				ctx := context.Background()
+				base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+				n := 0
+				batch := make([]model.MessageLogEntry, size)
+				fill := func() {
+					for j := range batch {
+						at := base.Add(time.Duration(n) * 100 * time.Microsecond)
+						batch[j] = logEntry(model.AppOA, fmt.Sprintf("o_bench_user_%06d", (n*7919)%20000), "text",
+							"我想了解维权渠道", fmt.Sprintf("oa:msg:%d", 7_000_000_000_000+n), at.Add(time.Second))
+						batch[j].CreateTime = at
+						n++
+					}
+				}
+				for n < prefill {
+					fill()
+					if err := ms.AppendMessages(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ResetTimer()
+				var cpu time.Duration
+				for b.Loop() {
+					for range perOp / size {
+						b.StopTimer()
+						fill()
+						b.StartTimer()
+						cpu0 := cpuTime(b)
+						if err := ms.AppendMessages(ctx, batch); err != nil {
+							b.Fatal(err)
+						}
+						cpu += cpuTime(b) - cpu0
+					}
+				}
+				b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N*perOp), "cpu-µs/msg")
+			})
+		}
+	}
 }

@@ -30,14 +30,15 @@ var migrations = []migration{
 	{ID: "0003_gateway_messages", Up: func(tx *gorm.DB) error { // store/messages.go
 		return tx.AutoMigrate(gatewayMessageRows...)
 	}},
-	{ID: "0004_gateway_replies", Up: migrateGateway},      // store/replies.go
-	{ID: "0005_notify", Up: migrateNotify},                // store/notify.go (and users.session_key_sealed)
-	{ID: "0006_fairs", Up: migrateFairs},                  // store/fairs.go
-	{ID: "0007_campaigns", Up: migrateCampaigns},          // store/campaigns.go, store/campaign_votes.go
-	{ID: "0008_lessons", Up: migrateLessons},              // store/lessons.go (and notify_deliveries.read_at)
-	{ID: "0009_cases", Up: migrateCases},                  // store/cases.go
-	{ID: "0010_articles", Up: migrateArticles},            // store/articles.go, store/totp.go
-	{ID: "0011_fairs_resignup", Up: migrateFairsResignup}, // store/fairs.go
+	{ID: "0004_gateway_replies", Up: migrateGateway},                         // store/replies.go
+	{ID: "0005_notify", Up: migrateNotify},                                   // store/notify.go (and users.session_key_sealed)
+	{ID: "0006_fairs", Up: migrateFairs},                                     // store/fairs.go
+	{ID: "0007_campaigns", Up: migrateCampaigns},                             // store/campaigns.go, store/campaign_votes.go
+	{ID: "0008_lessons", Up: migrateLessons},                                 // store/lessons.go (and notify_deliveries.read_at)
+	{ID: "0009_cases", Up: migrateCases},                                     // store/cases.go
+	{ID: "0010_articles", Up: migrateArticles},                               // store/articles.go, store/totp.go
+	{ID: "0011_fairs_resignup", Up: migrateFairsResignup},                    // store/fairs.go
+	{ID: "0012_gateway_messages_callback", Up: migrateMessagesCallbackIndex}, // store/messages.go
 }
 
 // foundationRows are the tables of the platform foundation.

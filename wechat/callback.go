@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"wanjia/model"
@@ -88,6 +89,56 @@ type Codec struct {
 	iv         []byte
 	allowPlain bool
 	rand       io.Reader
+
+	// CBC modes are reused: a new one copies the whole key schedule. The
+	// IV is the same for every message, so a mode is reset with SetIV.
+	encrypters, decrypters sync.Pool
+	buffers                sync.Pool // *[]byte: plaintext and ciphertext scratch
+}
+
+// ivSetter is what the standard library's CBC modes implement.
+type ivSetter interface{ SetIV(iv []byte) }
+
+func (c *Codec) encrypter() cipher.BlockMode {
+	if m, ok := c.encrypters.Get().(cipher.BlockMode); ok {
+		m.(ivSetter).SetIV(c.iv)
+		return m
+	}
+	return cipher.NewCBCEncrypter(c.block, c.iv)
+}
+
+func (c *Codec) decrypter() cipher.BlockMode {
+	if m, ok := c.decrypters.Get().(cipher.BlockMode); ok {
+		m.(ivSetter).SetIV(c.iv)
+		return m
+	}
+	return cipher.NewCBCDecrypter(c.block, c.iv)
+}
+
+// putMode returns m to pool when it can be reset.
+func putMode(pool *sync.Pool, m cipher.BlockMode) {
+	if _, ok := m.(ivSetter); ok {
+		pool.Put(m)
+	}
+}
+
+// buffer returns a scratch buffer of length n; give it back with putBuffer.
+func (c *Codec) buffer(n int) *[]byte {
+	b, _ := c.buffers.Get().(*[]byte)
+	if b == nil {
+		b = new([]byte)
+	}
+	if cap(*b) < n {
+		*b = make([]byte, n, max(n, 2048))
+	}
+	*b = (*b)[:n]
+	return b
+}
+
+func (c *Codec) putBuffer(b *[]byte) {
+	if cap(*b) <= 4*MaxCallbackBody {
+		c.buffers.Put(b)
+	}
 }
 
 // NewCodec returns the codec of app for e. A token is required; an AES key
@@ -155,9 +206,15 @@ func Signature(parts ...string) string {
 	return string(sum[:])
 }
 
-// signature writes the hex signature of parts (at most 4) into dst without
-// allocating.
-func signature(dst *[40]byte, parts ...string) {
+// signature writes the hex signature of parts (at most 4) into dst.
+func signature(dst *[40]byte, parts ...string) { sign(dst, nil, parts...) }
+
+// sign writes into dst the hex SHA-1 of parts (at most 4 in all) and, when
+// non-nil, data, sorted as strings and concatenated. The concatenation is
+// built in a buffer on the stack (on the heap only for a long Encrypt)
+// and hashed with sha1.Sum: no hash object, and data (an Encrypt value
+// being written into a reply) is never copied into a string.
+func sign(dst *[40]byte, data []byte, parts ...string) {
 	var sorted [4]string
 	n := copy(sorted[:], parts)
 	for i := 1; i < n; i++ { // insertion sort: at most 4 strings
@@ -165,12 +222,20 @@ func signature(dst *[40]byte, parts ...string) {
 			sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
 		}
 	}
-	h := sha1.New()
+	var stack [1024]byte
+	buf := stack[:0]
+	placed := data == nil
 	for _, p := range sorted[:n] {
-		io.WriteString(h, p)
+		if !placed && string(data) < p {
+			buf, placed = append(buf, data...), true
+		}
+		buf = append(buf, p...)
 	}
-	var raw [sha1.Size]byte
-	hex.Encode(dst[:], h.Sum(raw[:0]))
+	if !placed {
+		buf = append(buf, data...)
+	}
+	sum := sha1.Sum(buf)
+	hex.Encode(dst[:], sum[:])
 }
 
 // signatureOK compares got with the signature of parts in constant time.
@@ -295,7 +360,9 @@ func (c *Codec) Open(r Request) (Opened, error) {
 	if !signatureOK(r.MsgSignature, c.token, r.Timestamp, r.Nonce, encrypt) {
 		return Opened{}, ErrBadSignature
 	}
-	doc, err := c.Decrypt(encrypt)
+	buf := c.buffer(base64.StdEncoding.DecodedLen(len(encrypt)))
+	defer c.putBuffer(buf) // the parser copies what it keeps
+	doc, err := c.decrypt(*buf, encrypt)
 	if err != nil {
 		return Opened{}, err
 	}
@@ -344,7 +411,12 @@ func (c *Codec) Decrypt(encrypt string) ([]byte, error) {
 	if c.block == nil {
 		return nil, malformed("no aes key")
 	}
-	data := make([]byte, base64.StdEncoding.DecodedLen(len(encrypt)))
+	return c.decrypt(make([]byte, base64.StdEncoding.DecodedLen(len(encrypt))), encrypt)
+}
+
+// decrypt is Decrypt into data (at least DecodedLen(len(encrypt)) long):
+// the message returned is a part of data.
+func (c *Codec) decrypt(data []byte, encrypt string) ([]byte, error) {
 	n, err := base64.StdEncoding.Decode(data, []byte(encrypt))
 	if err != nil {
 		return nil, malformed("ciphertext is not base64")
@@ -353,7 +425,9 @@ func (c *Codec) Decrypt(encrypt string) ([]byte, error) {
 	if len(data) < 2*aes.BlockSize || len(data)%aes.BlockSize != 0 {
 		return nil, malformed("ciphertext length %d", len(data))
 	}
-	cipher.NewCBCDecrypter(c.block, c.iv).CryptBlocks(data, data)
+	m := c.decrypter()
+	m.CryptBlocks(data, data)
+	putMode(&c.decrypters, m)
 	pad := int(data[len(data)-1])
 	if pad < 1 || pad > 32 || pad > len(data) {
 		return nil, malformed("bad padding")
@@ -384,11 +458,19 @@ func (c *Codec) Encrypt(msg []byte) (string, error) {
 	if c.block == nil {
 		return "", errors.New("wechat callback: encrypt: no aes key")
 	}
+	enc, err := c.appendEncrypt(nil, msg)
+	return string(enc), err
+}
+
+// appendEncrypt appends the base64 Encrypt value of msg to dst.
+func (c *Codec) appendEncrypt(dst, msg []byte) ([]byte, error) {
 	size := 20 + len(msg) + len(c.appID)
 	pad := 32 - size%32
-	plain := make([]byte, size+pad)
+	buf := c.buffer(size + pad)
+	defer c.putBuffer(buf)
+	plain := *buf
 	if _, err := io.ReadFull(c.rand, plain[:16]); err != nil {
-		return "", fmt.Errorf("wechat callback: encrypt: random: %w", err)
+		return dst, fmt.Errorf("wechat callback: encrypt: random: %w", err)
 	}
 	binary.BigEndian.PutUint32(plain[16:20], uint32(len(msg)))
 	copy(plain[20:], msg)
@@ -396,23 +478,30 @@ func (c *Codec) Encrypt(msg []byte) (string, error) {
 	for i := size; i < len(plain); i++ {
 		plain[i] = byte(pad)
 	}
-	cipher.NewCBCEncrypter(c.block, c.iv).CryptBlocks(plain, plain)
-	return base64.StdEncoding.EncodeToString(plain), nil
+	m := c.encrypter()
+	m.CryptBlocks(plain, plain)
+	putMode(&c.encrypters, m)
+	return base64.StdEncoding.AppendEncode(dst, plain), nil
 }
 
 // Seal wraps a plaintext passive reply into the safe-mode envelope:
 // <xml><Encrypt/><MsgSignature/><TimeStamp/><Nonce/></xml>, the signature
-// being SHA-1(token, timestamp, nonce, Encrypt).
+// being SHA-1(token, timestamp, nonce, Encrypt). The envelope is written
+// in one allocation.
 func (c *Codec) Seal(doc []byte, timestamp, nonce string) ([]byte, error) {
-	enc, err := c.Encrypt(doc)
+	if c.block == nil {
+		return nil, errors.New("wechat callback: encrypt: no aes key")
+	}
+	encLen := base64.StdEncoding.EncodedLen(20 + len(doc) + len(c.appID) + 32)
+	out := make([]byte, 0, encLen+len(timestamp)+len(nonce)+160)
+	out = append(out, "<xml><Encrypt><![CDATA["...)
+	start := len(out)
+	out, err := c.appendEncrypt(out, doc)
 	if err != nil {
 		return nil, err
 	}
 	var sig [40]byte
-	signature(&sig, c.token, timestamp, nonce, enc)
-	out := make([]byte, 0, len(enc)+len(timestamp)+len(nonce)+160)
-	out = append(out, "<xml><Encrypt><![CDATA["...)
-	out = append(out, enc...)
+	sign(&sig, out[start:], c.token, timestamp, nonce)
 	out = append(out, "]]></Encrypt><MsgSignature><![CDATA["...)
 	out = append(out, sig[:]...)
 	out = append(out, "]]></MsgSignature><TimeStamp>"...)

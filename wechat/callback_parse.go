@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -115,7 +116,14 @@ func parseDoc(app model.App, doc []byte, isJSON bool) (parsed, string, error) {
 // (FuzzFastXML checks it).
 func parseXML(app model.App, doc []byte) (parsed, string, error) {
 	w := walker{p: parsed{InboundMessage: model.InboundMessage{App: app}}}
-	if fastXML(doc, &w) {
+	buf := textBuffers.Get().(*[]byte)
+	w.text = (*buf)[:0] // every value kept is copied out of it
+	ok := fastXML(doc, &w)
+	if cap(w.text) <= MaxCallbackBody {
+		*buf = w.text[:0]
+		textBuffers.Put(buf)
+	}
+	if ok {
 		return w.p, w.encrypt, nil
 	}
 	return slowXML(app, doc)
@@ -259,7 +267,7 @@ func fastXML(doc []byte, w *walker) bool {
 			i += len(cdataOpen) + k + len(cdataClose)
 		case len(rest) > 1 && rest[1] == '/':
 			n := nameLen(rest[2:])
-			if n == 0 || len(rest) < 2+n+1 || rest[2+n] != '>' || w.end(string(rest[2:2+n])) != nil {
+			if n == 0 || len(rest) < 2+n+1 || rest[2+n] != '>' || w.end(elementName(rest[2:2+n])) != nil {
 				return false
 			}
 			i += 2 + n + 1
@@ -268,12 +276,41 @@ func fastXML(doc []byte, w *walker) bool {
 			}
 		default:
 			n := nameLen(rest[1:])
-			if n == 0 || len(rest) < 1+n+1 || rest[1+n] != '>' || w.start(string(rest[1:1+n])) != nil {
+			if n == 0 || len(rest) < 1+n+1 || rest[1+n] != '>' || w.start(elementName(rest[1:1+n])) != nil {
 				return false
 			}
 			i += 1 + n + 1
 		}
 	}
+}
+
+// textBuffers hold the walker's text between documents.
+var textBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// elementNames are the names of WeChat's elements, so that reading one
+// allocates no string (elementName).
+var elementNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"xml", "Encrypt", "ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "MsgID",
+		"Content", "Recognition", "PicUrl", "ThumbUrl", "MediaId", "ThumbMediaId", "Format", "Title", "Description",
+		"Url", "PagePath", "AppId", "Location_X", "Location_Y", "Latitude", "Longitude", "Precision", "Scale", "Label",
+		"Event", "EventKey", "SessionFrom", "Ticket", "Status", "TotalCount", "FilterCount", "SentCount", "ErrorCount",
+		"trace_id", "isrisky", "version", "result", "suggest", "label", "detail", "errcode", "strategy", "prob",
+		"PublishEventInfo", "publish_id", "publish_status", "article_id", "article_detail", "count", "item", "idx",
+		"article_url", "fail_idx", "CopyrightCheckResult", "ArticleUrlResult", "ResultList", "ArticleIdx", "ArticleUrl",
+		"SubscribeMsgPopupEvent", "SubscribeMsgChangeEvent", "SubscribeMsgSentEvent", "List", "TemplateId",
+		"SubscribeStatusString", "ErrorStatus", "PopupScene", "ErrorCode"} {
+		m[n] = n
+	}
+	return m
+}()
+
+// elementName is b as a string, without allocating for a known name.
+func elementName(b []byte) string {
+	if s, ok := elementNames[string(b)]; ok {
+		return s
+	}
+	return string(b)
 }
 
 var (

@@ -3,7 +3,7 @@
 // guard and dedupe in Redis, the message log in SQLite) and against a
 // minimal silenceper/wechat server behind gin.
 //
-//	callback serve -server wanjia|silenceper|silenceper-quiet [-addr 127.0.0.1:0] [-redis URL]
+//	callback serve -server wanjia|silenceper|silenceper-quiet [-addr 127.0.0.1:0] [-redis URL] [-cpuprofile FILE]
 //	callback gen -n N -out FILE          signed, encrypted requests with unique MsgIds, one per line, for wrk
 //	callback load -url URL -rate R -duration D
 //	                                     fixed-rate load (open loop) with a latency histogram
@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -66,8 +67,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	redisURL := fs.String("redis", "", "Redis URL for wanjia (required for wanjia)")
 	dir := fs.String("dir", os.TempDir(), "folder for wanjia's SQLite file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var h http.Handler
 	switch *which {

@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,8 +33,73 @@ func mustWanjia(tb testing.TB) *wanjiaServer {
 	if err != nil {
 		tb.Fatalf("newWanjia() = %v", err)
 	}
+	w.rdb = rdb
 	tb.Cleanup(w.close)
 	return w
+}
+
+// cpuMeter reports CPU time per op: this process's (getrusage, so the
+// message log's background writer counts) and, with BENCH_REDIS_ADDR,
+// redis-server's (INFO cpu), which a busy machine skews less than ns/op.
+type cpuMeter struct {
+	self, redis time.Duration
+	rdb         *redis.Client
+}
+
+func startCPU(tb testing.TB, h http.Handler) *cpuMeter {
+	tb.Helper()
+	m := &cpuMeter{self: processCPU(tb)}
+	if w, ok := h.(*wanjiaServer); ok && os.Getenv("BENCH_REDIS_ADDR") != "" {
+		m.rdb = w.rdb
+		m.redis = redisCPU(tb, m.rdb)
+	}
+	return m
+}
+
+// stop flushes wanjia's message log (its writes belong to the requests)
+// and reports cpu-µs/op and redis-cpu-µs/op.
+func (m *cpuMeter) stop(b *testing.B, h http.Handler) {
+	b.Helper()
+	if w, ok := h.(*wanjiaServer); ok {
+		if err := w.log.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU(b)-m.self).Microseconds())/float64(b.N), "cpu-µs/op")
+	if m.rdb != nil {
+		b.ReportMetric(float64((redisCPU(b, m.rdb)-m.redis).Microseconds())/float64(b.N), "redis-cpu-µs/op")
+	}
+}
+
+func processCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is redis-server's user+system CPU time so far.
+func redisCPU(tb testing.TB, rdb *redis.Client) time.Duration {
+	tb.Helper()
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		tb.Fatalf("INFO cpu: %v", err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				tb.Fatalf("INFO cpu %s: %v", k, err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 func post(h http.Handler, r callbackRequest) *httptest.ResponseRecorder {
@@ -80,11 +148,13 @@ func BenchmarkCallback(b *testing.B) {
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := startCPU(b, h)
 		for i := range b.N {
 			if w := post(h, reqs[i]); w.Code != 200 {
 				b.Fatalf("POST = %d %s", w.Code, w.Body)
 			}
 		}
+		cpu.stop(b, h)
 	}
 	b.Run("silenceper", func(b *testing.B) { run(b, newSilenceper(true, io.Discard)) })
 	b.Run("silenceper-quiet", func(b *testing.B) { run(b, newSilenceper(false, nil)) })
@@ -107,6 +177,7 @@ func BenchmarkCallbackParallel(b *testing.B) {
 		b.SetParallelism(16) // about as many requests in flight as wrk's 32 connections
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := startCPU(b, h)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if w := post(h, reqs[next.add()]); w.Code != 200 {
@@ -115,6 +186,7 @@ func BenchmarkCallbackParallel(b *testing.B) {
 				}
 			}
 		})
+		cpu.stop(b, h)
 	}
 	b.Run("silenceper", func(b *testing.B) { run(b, newSilenceper(true, io.Discard)) })
 	b.Run("silenceper-quiet", func(b *testing.B) { run(b, newSilenceper(false, nil)) })

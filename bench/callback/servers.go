@@ -115,6 +115,7 @@ func (benchGateway) IsCrisis(text string) bool {
 type wanjiaServer struct {
 	http.Handler
 	log   *messages.Service
+	rdb   *redis.Client // set by the benchmarks
 	close func()
 }
 
@@ -156,13 +157,16 @@ type callbackRequest struct {
 
 var contents = []string{"你好", "我想了解维权渠道", "最新的课堂是什么时候", "招聘会在哪里", "谢谢"}
 
-// newRequest builds request number i sent at now.
+// newRequest builds request number i sent at now. The messages' own
+// CreateTime advances as in a stream of 10,000 messages a second (WeChat
+// stamps each message when it is sent); the query timestamp is now.
 func newRequest(i int64, now time.Time) (callbackRequest, error) {
 	ts := strconv.FormatInt(now.Unix(), 10)
+	created := now.Add(time.Duration(i%1_000_000) * 100 * time.Microsecond).Unix()
 	nonce := strconv.FormatInt(1_000_000_000+i, 10)
 	doc := fmt.Sprintf("<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[o_bench_%d]]></FromUserName>"+
-		"<CreateTime>%s</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[%s]]></Content><MsgId>%d</MsgId></xml>",
-		i%5000, ts, contents[i%int64(len(contents))], 7_000_000_000_000+i)
+		"<CreateTime>%d</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[%s]]></Content><MsgId>%d</MsgId></xml>",
+		i%5000, created, contents[i%int64(len(contents))], 7_000_000_000_000+i)
 	enc, err := wxsim.Encrypt(benchAppID, benchAESKey, []byte(doc))
 	if err != nil {
 		return callbackRequest{}, err

@@ -92,7 +92,7 @@ func New(st Store, o Options) *Service {
 func Entry(m model.InboundMessage, crisis bool, at time.Time) model.MessageLogEntry {
 	return model.MessageLogEntry{
 		App: m.App, OpenID: m.FromUser, MsgType: m.MsgType, Event: m.Event, EventKey: m.EventKey,
-		Content: summary(m), DedupeKey: m.DedupeKey(), Crisis: crisis, ReceivedAt: at,
+		Content: summary(m), DedupeKey: m.DedupeKey(), Crisis: crisis, ReceivedAt: at, CreateTime: m.CreateTime,
 	}
 }
 

@@ -73,8 +73,8 @@ func TestRecordFlushClose(t *testing.T) {
 		t.Fatalf("Flush() = %v", err)
 	}
 	want := []model.MessageLogEntry{
-		{App: model.AppOA, OpenID: "o1", MsgType: "text", Content: "你好", DedupeKey: "oa:msg:1", ReceivedAt: at},
-		{App: model.AppOA, OpenID: "o1", MsgType: "text", Content: "救命", DedupeKey: "oa:msg:2", Crisis: true, ReceivedAt: at},
+		{App: model.AppOA, OpenID: "o1", MsgType: "text", Content: "你好", DedupeKey: "oa:msg:1", ReceivedAt: at, CreateTime: at},
+		{App: model.AppOA, OpenID: "o1", MsgType: "text", Content: "救命", DedupeKey: "oa:msg:2", Crisis: true, ReceivedAt: at, CreateTime: at},
 	}
 	if diff := cmp.Diff(want, st.entries()); diff != "" {
 		t.Errorf("entries after Flush (-want +got):\n%s", diff)
