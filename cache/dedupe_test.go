@@ -1,7 +1,6 @@
 package cache_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"wanjia/cache"
+	"wanjia/internal/testutil"
 )
 
 // The tests on mustRedis are not parallel: with WANJIA_TEST_REDIS_URL
@@ -369,7 +369,7 @@ func TestDedupeRememberFailureIsLogged(t *testing.T) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	defer c.Close()
-	var logged syncBuffer
+	var logged testutil.SyncBuffer
 	d := cache.NewDedupe(c, cache.DedupeOptions{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	cl := mustBegin(t, d, "oa:msg:1")
 	m.Close()
@@ -381,23 +381,4 @@ func TestDedupeRememberFailureIsLogged(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutine and the
-// test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

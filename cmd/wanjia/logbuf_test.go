@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"wanjia/config"
+	"wanjia/internal/testutil"
 )
 
 // countingWriter counts writes as well as keeping the bytes.
 type countingWriter struct {
-	syncBuffer
+	testutil.SyncBuffer
 	mu     sync.Mutex
 	writes int
 }
@@ -20,7 +21,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	c.writes++
 	c.mu.Unlock()
-	return c.syncBuffer.Write(p)
+	return c.SyncBuffer.Write(p)
 }
 
 func (c *countingWriter) Writes() int { c.mu.Lock(); defer c.mu.Unlock(); return c.writes }

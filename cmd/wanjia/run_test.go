@@ -17,26 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"wanjia/internal/testutil"
 	"wanjia/wechat/wxsim"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func freeAddr(tb testing.TB) string {
 	tb.Helper()
@@ -53,8 +36,8 @@ func envMap(m map[string]string) func(string) string { return func(k string) str
 // instance is a running `wanjia serve` inside the test process.
 type instance struct {
 	base   string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testutil.SyncBuffer
+	stderr *testutil.SyncBuffer
 	stop   func() error
 }
 
@@ -67,7 +50,7 @@ func mustStart(tb testing.TB, env map[string]string) *instance {
 		env["WANJIA_DATA_DIR"] = tb.TempDir()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{base: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	in := &instance{base: "http://" + addr, stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, envMap(env), strings.NewReader(""), in.stdout, in.stderr) }()
 	var once sync.Once

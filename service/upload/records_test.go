@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/upload"
 )
@@ -169,7 +170,7 @@ func (u undeletable) Delete(context.Context, string) error { return u.err }
 func TestRecordsSaveCleanupFails(t *testing.T) {
 	t.Parallel()
 	boom, stuck := errors.New("database down"), errors.New("disk gone")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	rc := upload.NewRecords(upload.New(undeletable{mustLocal(t, t.TempDir()), stuck}, upload.Options{}),
 		&memUploads{createErr: boom}, slog.New(slog.NewTextHandler(&logs, nil)))
 	_, err := rc.Save(context.Background(), 1, bytes.NewReader(mustPNG(t, 2, 2)), -1)
@@ -179,21 +180,4 @@ func TestRecordsSaveCleanupFails(t *testing.T) {
 	if !strings.Contains(logs.String(), "key=uploads/") {
 		t.Errorf("log = %q, want the orphan's key", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
