@@ -164,7 +164,8 @@ func (l *SyncedLimiter) Allow(key string) (bool, time.Duration) {
 		sh.dirty = append(sh.dirty, e)
 	}
 	sh.mu.Unlock()
-	if l.c != nil && l.flushing.CompareAndSwap(false, true) {
+	// Load first: under load the loop runs and this stays a shared read.
+	if l.c != nil && !l.flushing.Load() && l.flushing.CompareAndSwap(false, true) {
 		go l.flushLoop()
 	}
 	return true, 0
