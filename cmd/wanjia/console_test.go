@@ -375,6 +375,40 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("a short rate limit is waited out and the call sent again; sign-in is not", func(t *testing.T) {
+		b := newTab(t, bctx, cs.base, 1366, 768)
+		b.open("/console/login")
+		b.wait("the login form", `document.querySelector('.login-form')`)
+		assets := js[string](b, `document.querySelector('script[type=module]').getAttribute('src').replace(/\/js\/app\.js$/, '')`)
+		got, err := chromedp.Run(b.ctx, chromedp.Evaluate[map[string]any](fmt.Sprintf(`(async () => {
+			const api = await import(%q + '/js/api.js');
+			const real = window.fetch, calls = [];
+			const limited = () => new Response(JSON.stringify({ error: { code: 'rate_limited', message: '操作太频繁，请稍后再试' } }),
+				{ status: 429, headers: { 'Retry-After': '1', 'Content-Type': 'application/json' } });
+			window.fetch = async (u, o) => {
+				calls.push(o.method + ' ' + u);
+				if (calls.length === 1 || u.endsWith('/login')) return limited();
+				return new Response('{"ok":true}', { status: 200, headers: { 'Content-Type': 'application/json' } });
+			};
+			try {
+				const ok = await api.get('/stats/overview');
+				let login = '';
+				try { await api.post('/login', {}, { auth: false }); } catch (e) { login = e.code; }
+				return { ok: ok.ok, calls, login };
+			} finally {
+				window.fetch = real;
+			}
+		})()`, assets), chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{"ok": true, "login": "rate_limited",
+			"calls": []any{"GET /api/admin/stats/overview", "GET /api/admin/stats/overview", "POST /api/admin/login"}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("429 handling = %v\nwant           %v", got, want)
+		}
+	})
+
 	t.Run("login and logout", func(t *testing.T) {
 		b := newTab(t, bctx, cs.base, 1366, 768)
 		b.login("chief", consolePassword)

@@ -66,10 +66,39 @@ function url(path, query) {
 export async function request(method, path, opts = {}) {
   busy(1);
   try {
-    return await send(method, path, opts);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send(method, path, opts);
+      } catch (e) {
+        if (!shortRateLimit(e) || attempt >= 2 || /\/login$/.test(path)) throw e;
+        await wait(e.retryAfter * 1000, opts.signal);
+      }
+    }
   } finally {
     busy(-1);
   }
+}
+
+// shortRateLimit is the per-address API limit's answer to a burst (a page
+// firing its calls at once, several staff behind one office address): a
+// 429 to wait out for a second or two, after which the call is sent again
+// (a limited call was not carried out, so sending it again is safe). The
+// longer waits of the sign-in limit are shown to the user instead.
+function shortRateLimit(e) {
+  return e instanceof ApiError && e.status === 429 && e.code === 'rate_limited' && e.retryAfter > 0 && e.retryAfter <= 2;
+}
+
+function wait(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal && signal.aborted) return reject(new DOMException('aborted', 'AbortError'));
+    const t = setTimeout(resolve, ms);
+    if (signal) {
+      signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        reject(new DOMException('aborted', 'AbortError'));
+      }, { once: true });
+    }
+  });
 }
 
 async function send(method, path, opts) {
