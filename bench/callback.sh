@@ -6,6 +6,10 @@
 #               Official Account server as its README shows it, behind gin
 #               (the README's root package: logrus at Debug, to a file here)
 #   silenceper-quiet  the same server with silenceper's logging off
+#   floor       the protocol alone behind a bare gin route (signature,
+#               window, body limit, decryption, parsing, the same reply
+#               encrypted and signed; no dedupe, no log, no middleware):
+#               the ceiling of any server that also dedupes and logs
 #   wanjia      bench/callback serve -server wanjia: wanjia's HTTP server
 #               (every middleware) and /wechat/oa/callback: signature,
 #               window, decryption, nonce guard and dedupe in a real Redis
@@ -110,6 +114,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	serve silenceper-quiet -server silenceper-quiet
 	measure silenceper-quiet
 	stop_server
+	serve floor -server floor
+	measure floor
+	stop_server
 	serve wanjia -server wanjia -redis "$REDIS_URL" -dir "$BENCH_TMP"
 	measure wanjia
 	stop_server
@@ -117,12 +124,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 echo "-- median throughput"
-for name in silenceper silenceper-quiet wanjia; do
+for name in silenceper silenceper-quiet floor wanjia; do
 	awk -v n="$name" '$1 == n {print $2}' "$RESULTS" | sort -n | awk -v n="$name" '{a[NR] = $1} END {printf "%-16s %10.0f req/s\n", n, a[int((NR + 1) / 2)]}'
 done | tee "$BENCH_TMP/median.txt"
 awk '{v[$1] = $2} END {
 	printf "ratio       wanjia / silenceper (README set-up) = %.2f (target ≥ 2)\n", v["wanjia"] / v["silenceper"]
 	printf "ratio       wanjia / silenceper-quiet           = %.2f\n", v["wanjia"] / v["silenceper-quiet"]
+	printf "ratio       floor / silenceper (the ceiling)    = %.2f\n", v["floor"] / v["silenceper"]
 }' "$BENCH_TMP/median.txt"
 
 echo "-- fixed rate: $RATE req/s for $LOAD_FOR (open loop, latency from the scheduled send)"

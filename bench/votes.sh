@@ -209,6 +209,23 @@ for BACKEND in $BACKENDS; do
 	"$BENCH_TMP/votes" verify -base "$WANJIA_URL" -staff "$STAFF" -dir "$DIR" -driver "$DRIVER" -dsn "$DSN" -accepted "$ACCEPTED" |
 		sed 's/^/  /'
 	stop_pid "$WANJIA_PID"
+
+	# The floor: the vote route as the least a durable vote endpoint must
+	# do (bench/votes/floor.go: bare gin, voters in memory, the same ledger
+	# and group commit, no sessions, Redis or limits beyond the ledger's),
+	# on the same database, votes on a day of its own. wanjia's ratio can
+	# be no more than the floor's.
+	start_server "floor-$BACKEND" "$BENCH_TMP/votes" floor -dir "$DIR" -driver "$DRIVER" -dsn "$DSN"
+	WANJIA_PID=$SERVER_PID
+	VOTES_DIR=$DIR THREADS=$THREADS OFFSET=0 wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s bench/votes/votes.lua \
+		"$SERVER_URL" >"$BENCH_TMP/warm-floor-$BACKEND.wrk"
+	WREQS=$(awk '/requests in/ {print $1}' "$BENCH_TMP/warm-floor-$BACKEND.wrk")
+	VOTES_DIR=$DIR THREADS=$THREADS OFFSET=$((2 * WREQS + 1000)) wrk_run "floor-$BACKEND" "$SERVER_URL" -d"$DURATION" -s bench/votes/votes.lua
+	printf '  %-22s %9s req/s  %6s accepted/s  p50 %-8s p99 %-8s  %3s%% of bare  CPU %s µs/req (the ceiling of the ratio)%s\n' \
+		"POST votes, floor" "$RPS" "$(awk -v r="$RPS" -v a=$((REQS - NON2XX)) -v n="$REQS" 'BEGIN {printf "%.0f", r * a / n}')" "$P50" "$P99" "$(awk -v a="$RPS" -v b="$BARE_RPS" 'BEGIN {printf "%.0f", 100 * a / b}')" \
+		"$CPU_W" "$([[ $NON2XX != 0 ]] && echo "   REFUSED: $NON2XX")"
+	echo "$BACKEND floor $RPS - $P99 $(awk -v a="$RPS" -v b="$BARE_RPS" 'BEGIN {printf "%.0f", 100 * a / b}') $CPU_W - $NON2XX" >>"$SUMMARY"
+	stop_pid "$WANJIA_PID"
 	WANJIA_PID=""
 	if [[ $BACKEND == mysql ]]; then
 		mysql -h 127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS $DB_NAME"
@@ -223,6 +240,8 @@ while read -r backend what rps acc p99 ratio cpuw cpur non; do
 			ms = p; if (p ~ /us$/) ms = p / 1000; else if (p ~ /ms$/) ms = p + 0; else if (p ~ /s$/) ms = p * 1000;
 			printf "%s %s %s", (a >= 5000 ? "rate met" : "rate MISSED"), (ms < 50 ? "p99 met" : "p99 MISSED"), (r >= 40 ? "ratio met" : "ratio MISSED") }')
 		printf '  %-6s votes    %6s accepted/s  p99 %-8s %3s%% of bare   %s\n' "$backend" "$acc" "$p99" "$ratio" "$verdict"
+	elif [[ $what == floor ]]; then
+		printf '  %-6s floor    %6s req/s       p99 %-8s %3s%% of bare   (the ceiling: no vote endpoint with this ledger gets more)\n' "$backend" "$rps" "$p99" "$ratio"
 	else
 		printf '  %-6s gallery  %6s req/s       p99 %-8s %3s%% of bare   %s\n' "$backend" "$rps" "$p99" "$ratio" \
 			"$(awk -v r="$ratio" 'BEGIN {print (r >= 60 ? "ratio met" : "ratio MISSED")}')"

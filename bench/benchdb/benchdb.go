@@ -79,3 +79,23 @@ func Throwaway(ctx context.Context, driver, dsn string, conns int) (store.Option
 		_ = admin.Close()
 	}, nil
 }
+
+// Open opens a fresh, migrated throw-away database (Throwaway) and returns
+// it with the one cleanup that closes and removes it.
+func Open(ctx context.Context, driver, dsn string, conns int) (*store.DB, func(), error) {
+	opts, remove, err := Throwaway(ctx, driver, dsn, conns)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, closeDB, err := store.Open(ctx, opts)
+	if err != nil {
+		remove()
+		return nil, nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		closeDB()
+		remove()
+		return nil, nil, err
+	}
+	return db, func() { closeDB(); remove() }, nil
+}

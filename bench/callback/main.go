@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	which := fs.String("server", "wanjia", "wanjia, silenceper (as its README sets it up: logrus at Debug on stdout) or silenceper-quiet")
+	which := fs.String("server", "wanjia", "wanjia, silenceper (as its README sets it up: logrus at Debug on stdout), silenceper-quiet or floor (the protocol alone behind gin)")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	redisURL := fs.String("redis", "", "Redis URL for wanjia (required for wanjia)")
 	dir := fs.String("dir", os.TempDir(), "folder for wanjia's SQLite file")
@@ -88,6 +88,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		h = newSilenceper(true, stdout)
 	case "silenceper-quiet":
 		h = newSilenceper(false, nil)
+	case "floor":
+		f, err := newFloor()
+		if err != nil {
+			return err
+		}
+		h = f
 	case "wanjia":
 		if *redisURL == "" {
 			return errors.New("serve wanjia: -redis is required")

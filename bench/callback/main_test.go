@@ -110,11 +110,15 @@ func post(h http.Handler, r callbackRequest) *httptest.ResponseRecorder {
 	return w
 }
 
-// TestBothServersReply checks the two servers of the benchmark give the
-// same passive reply to the same request.
+// TestBothServersReply checks the servers of the benchmark (the floor
+// too) give the same passive reply to the same request.
 func TestBothServersReply(t *testing.T) {
+	fl, err := newFloor()
+	if err != nil {
+		t.Fatal(err)
+	}
 	servers := map[string]http.Handler{"silenceper": newSilenceper(true, io.Discard), "silenceper-quiet": newSilenceper(false, nil),
-		"wanjia": mustWanjia(t)}
+		"wanjia": mustWanjia(t), "floor": fl}
 	for name, h := range servers {
 		for i := range int64(5) {
 			r, err := newRequest(i, time.Now())
@@ -129,6 +133,15 @@ func TestBothServersReply(t *testing.T) {
 				t.Errorf("%s: reply %s: %v", name, w.Body, err)
 			}
 		}
+	}
+	// The floor refuses what wanjia refuses: a forged signature.
+	r, err := newRequest(9, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Target = strings.Replace(r.Target, "msg_signature=", "msg_signature=0", 1)
+	if w := post(fl, r); w.Code == 200 {
+		t.Errorf("floor: forged msg_signature = %d, want a refusal", w.Code)
 	}
 }
 

@@ -94,6 +94,59 @@ func newSilenceper(readme bool, stdout io.Writer) http.Handler {
 	return r
 }
 
+// newFloor is the least any correct safe-mode callback server must do,
+// built from wanjia's protocol code behind a bare gin route: query
+// signature, timestamp window, a 64 KiB body limit, msg_signature,
+// decryption and parsing, the same cached auto-reply, the reply encrypted
+// and signed. No dedupe, no message log, no middleware. It bounds what
+// any server doing also the dedupe and message log can reach on
+// this machine: wanjia's ratio to silenceper can be no more than the
+// floor's.
+func newFloor() (http.Handler, error) {
+	codec, err := wechat.NewCodec(model.AppOA, wechat.Endpoint{AppID: benchAppID, Token: benchToken, AESKey: benchAESKey})
+	if err != nil {
+		return nil, err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.POST(callbackURL, func(c *gin.Context) {
+		q := c.Request.URL.Query()
+		req := wechat.Request{Signature: q.Get("signature"), MsgSignature: q.Get("msg_signature"),
+			Timestamp: q.Get("timestamp"), Nonce: q.Get("nonce"), EncryptType: q.Get("encrypt_type")}
+		if err := codec.VerifyQuery(req); err != nil {
+			c.String(http.StatusUnauthorized, "signature")
+			return
+		}
+		if _, err := wechat.CheckTimestamp(req.Timestamp, time.Now(), 5*time.Minute); err != nil {
+			c.String(http.StatusForbidden, "timestamp")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, wechat.MaxCallbackBody))
+		if err != nil {
+			c.String(http.StatusRequestEntityTooLarge, "body")
+			return
+		}
+		req.Body = body
+		op, err := codec.Open(req)
+		if err != nil {
+			c.String(http.StatusBadRequest, "malformed")
+			return
+		}
+		m := op.Message
+		plain, err := wechat.AppendReply(make([]byte, 0, 512), &model.Reply{Kind: model.ReplyText, Text: autoReply(m.Content)},
+			m.FromUser, m.ToUser, time.Now())
+		if err == nil {
+			plain, err = codec.Seal(plain, req.Timestamp, req.Nonce)
+		}
+		if err != nil {
+			c.String(http.StatusInternalServerError, "reply")
+			return
+		}
+		c.Data(http.StatusOK, "application/xml; charset=utf-8", plain)
+	})
+	return r, nil
+}
+
 // benchGateway is the gateway of the wanjia server: the auto-reply of
 // cached rules and the crisis check, nothing else.
 type benchGateway struct{}

@@ -166,19 +166,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts, cleanup, err := benchdb.Throwaway(ctx, o.driver, o.dsn, o.workers)
+	db, cleanup, err := benchdb.Open(ctx, o.driver, o.dsn, o.workers)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	db, closeDB, err := store.Open(ctx, opts)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	keys, err := protect.NewKeyring(bytes.Repeat([]byte{9}, protect.KeySize))
 	if err != nil {
 		return err

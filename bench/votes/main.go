@@ -22,6 +22,11 @@
 //	    that every nomination's count equals its valid ledger rows and the
 //	    leaderboard the API serves, and (with -accepted) that the ledger
 //	    holds at least N valid votes.
+//	votes floor -dir DIR -driver D -dsn DSN [-addr HOST:PORT]
+//	    serves the vote route as the least a durable vote endpoint must do
+//	    (bare gin, voters from DIR's tokens in memory, the ledger through
+//	    store.RecordVotes in group commit): the ceiling of wanjia's ratio
+//	    (floor.go).
 package main
 
 import (
@@ -70,7 +75,7 @@ type options struct {
 func parse(args []string, out io.Writer) (string, options, error) {
 	var o options
 	if len(args) == 0 {
-		return "", o, errors.New("usage: votes setup|login|acked|verify [flags]")
+		return "", o, errors.New("usage: votes setup|login|acked|verify|floor [flags]")
 	}
 	cmd := args[0]
 	fs := flag.NewFlagSet("votes "+cmd, flag.ContinueOnError)
@@ -103,6 +108,9 @@ func parse(args []string, out io.Writer) (string, options, error) {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "floor" {
+		return floor(ctx, args[1:], out)
+	}
 	cmd, o, err := parse(args, out)
 	if err != nil {
 		return err
