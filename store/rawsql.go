@@ -39,25 +39,18 @@ func (b *sqlBuilder) param(v any) {
 }
 
 // values writes a parenthesised list of placeholders for vs.
-func (b *sqlBuilder) values(vs ...any) {
+func (b *sqlBuilder) values(vs ...any) { writeList(b, vs) }
+
+// list writes a parenthesised list of placeholders for ids.
+func (b *sqlBuilder) list(ids []int64) { writeList(b, ids) }
+
+func writeList[T any](b *sqlBuilder, vs []T) {
 	b.WriteByte('(')
 	for i, v := range vs {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.param(v)
-	}
-	b.WriteByte(')')
-}
-
-// list writes a parenthesised list of placeholders for ids.
-func (b *sqlBuilder) list(ids []int64) {
-	b.WriteByte('(')
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.param(id)
 	}
 	b.WriteByte(')')
 }
