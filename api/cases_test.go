@@ -297,3 +297,70 @@ func FuzzCaseIntakeBody(f *testing.F) {
 		}
 	})
 }
+
+type calendarBody struct {
+	Holidays     []string `json:"holidays"`
+	Workdays     []string `json:"workdays"`
+	Source       string   `json:"source"`
+	Version      int      `json:"version"`
+	UpdatedBy    int64    `json:"updated_by"`
+	UpdatedAt    *string  `json:"updated_at"`
+	WorkingHours string   `json:"working_hours"`
+	WorkingDays  []string `json:"working_days"`
+}
+
+// TestCaseCalendarRoutes: caseworkers read the working calendar; admins
+// replace its holidays and make-up days (validated, versioned, audited).
+func TestCaseCalendarRoutes(t *testing.T) {
+	e := mustCasesAPI(t, api.Deps{})
+	e.mustStaff(t, "admin1", false, model.RoleAdmin)
+	e.mustStaff(t, "editor1", false, model.RoleEditor)
+	admin := e.mustLogin(t, "admin1").Token
+	editor := e.mustLogin(t, "editor1").Token
+	st := mustJSON[stationBody](t, wantStatus(t, e.accountsEnv, "POST", "/api/admin/stations", `{"name":"城关区站","kind":"legal_aid"}`,
+		admin, http.StatusCreated, ""))
+	_, cw := e.mustCaseworker(t, "cwcal", st.ID)
+
+	got := mustJSON[calendarBody](t, wantStatus(t, e.accountsEnv, "GET", "/api/admin/calendar", "", cw, http.StatusOK, ""))
+	if got.Source != "config" || got.Version != 0 || got.UpdatedAt != nil || got.WorkingHours != "09:00-17:00" ||
+		strings.Join(got.WorkingDays, ",") != "mon,tue,wed,thu,fri" || got.Holidays == nil || got.Workdays == nil {
+		t.Errorf("GET /api/admin/calendar = %+v, want the configuration's", got)
+	}
+	wantStatus(t, e.accountsEnv, "GET", "/api/admin/calendar", "", editor, http.StatusForbidden, "forbidden")
+	body := `{"holidays":["2026-10-01","2026-10-02","2026-10-03","2026-10-04","2026-10-05","2026-10-06","2026-10-07"],"workdays":["2026-10-10","2026-09-20"]}`
+	wantStatus(t, e.accountsEnv, "PUT", "/api/admin/calendar", body, cw, http.StatusForbidden, "forbidden")
+	wantStatus(t, e.accountsEnv, "PUT", "/api/admin/calendar", body, editor, http.StatusForbidden, "forbidden")
+	for _, tt := range []struct {
+		name, body, field string
+	}{
+		{"not a date", `{"holidays":["10/01/2026"],"workdays":[]}`, "holidays"},
+		{"no such day", `{"holidays":[],"workdays":["2026-02-29"]}`, "workdays"},
+		{"a list left out", `{"holidays":["2026-10-01"]}`, "workdays"},
+		{"in both lists", `{"holidays":["2026-10-01"],"workdays":["2026-10-01"]}`, "workdays"},
+		{"too many", `{"holidays":["2026-10-01"` + strings.Repeat(`,"2026-10-01"`, cases.MaxCalendarDates) + `],"workdays":[]}`, "holidays"},
+		{"not a list", `{"holidays":"2026-10-01","workdays":[]}`, "holidays"},
+	} {
+		b := wantStatus(t, e.accountsEnv, "PUT", "/api/admin/calendar", tt.body, admin, http.StatusBadRequest, "invalid")
+		env := mustJSON[struct {
+			Error struct{ Fields map[string]string } `json:"error"`
+		}](t, b)
+		if env.Error.Fields[tt.field] == "" {
+			t.Errorf("%s: 400 fields = %v, want %s", tt.name, env.Error.Fields, tt.field)
+		}
+	}
+	saved := mustJSON[calendarBody](t, wantStatus(t, e.accountsEnv, "PUT", "/api/admin/calendar", body, admin, http.StatusOK, ""))
+	if saved.Source != "database" || saved.Version != 1 || saved.UpdatedAt == nil || len(saved.Holidays) != 7 ||
+		strings.Join(saved.Workdays, ",") != "2026-09-20,2026-10-10" {
+		t.Errorf("PUT /api/admin/calendar = %+v", saved)
+	}
+	read := mustJSON[calendarBody](t, wantStatus(t, e.accountsEnv, "GET", "/api/admin/calendar", "", cw, http.StatusOK, ""))
+	if read.Source != "database" || read.Version != 1 || strings.Join(read.Workdays, ",") != "2026-09-20,2026-10-10" {
+		t.Errorf("GET after the save = %+v", read)
+	}
+	wantStatus(t, e.accountsEnv, "PUT", "/api/admin/calendar", `{"holidays":[],"workdays":[],"version":5}`, admin,
+		http.StatusConflict, "calendar_changed")
+	entries, _, err := e.auth.ListAudit(context.Background(), model.AuditFilter{TargetType: "calendar"}, model.Page{Limit: 10})
+	if err != nil || len(entries) != 1 || entries[0].Action != "cases.calendar" || !strings.Contains(string(entries[0].Summary), "2026-09-20") {
+		t.Errorf("audit = %+v, %v, want one cases.calendar entry with the dates", entries, err)
+	}
+}

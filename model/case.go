@@ -429,6 +429,20 @@ func (s Station) Covers(category CaseCategory, district string) bool {
 	return len(s.Districts) == 0 || district == "" || slices.Contains(s.Districts, district)
 }
 
+// WorkCalendar is the part of the 12338 working calendar staff keep in the
+// database: holidays (no working hours) and make-up working days (调休:
+// working days with the normal hours whatever their weekday), dates as
+// "2006-01-02" in Asia/Shanghai, sorted, none in both lists. Version 0
+// means never saved: the configuration's lists apply. Working hours and
+// weekdays stay in the configuration.
+type WorkCalendar struct {
+	Holidays  []string
+	Workdays  []string
+	Version   int
+	UpdatedBy int64 // staff id of the last save
+	UpdatedAt time.Time
+}
+
 // CaseAccess is one staff read of a case's personal data: the access log.
 type CaseAccess struct {
 	ID        int64
