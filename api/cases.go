@@ -33,6 +33,7 @@ type Cases interface {
 	Route(ctx context.Context, no string) ([]cases.Suggestion, error)
 	Assign(ctx context.Context, no string, stationID int64, reason string) (model.Case, error)
 	Transition(ctx context.Context, no string, in cases.TransitionInput) (model.Case, error)
+	SetCategory(ctx context.Context, no string, category model.CaseCategory, reason string) (model.Case, error)
 	AddNote(ctx context.Context, no, text string) (cases.EventView, error)
 	Reply(ctx context.Context, no, text string) (cases.EventView, error)
 	RecordContact(ctx context.Context, no string, in cases.ContactInput) (cases.EventView, error)
@@ -53,9 +54,10 @@ type Cases interface {
 // addCaseRoutes adds the 12338 routes (with Deps.Cases and Deps.Accounts):
 // a person's requests, messages, feedback and contact preferences in the
 // Mini Program; intake, lists, the logged case page and reveal, routing,
-// assignment, transitions, notes, replies, contacts, the SLA pause, the
-// access log, chain verification, figures, retention and stations for
-// staff. Every answer about a case is no-store.
+// assignment, transitions, category corrections, notes, replies,
+// contacts, the SLA pause, the access log, chain verification, figures,
+// retention, stations and the working calendar for staff. Every answer
+// about a case is no-store.
 func (s *server) addCaseRoutes(api *Router) {
 	if s.Cases == nil || s.Accounts == nil {
 		return
@@ -83,6 +85,8 @@ func (s *server) addCaseRoutes(api *Router) {
 	cw.Handle(http.MethodPost, "/cases/:case_no/assign", "Assign or transfer to a station, with a reason (audited)", s.wrap(handleCaseAssign(svc)))
 	cw.Handle(http.MethodPost, "/cases/:case_no/transition", "Change the status (allowed transitions only; audited)",
 		s.wrap(handleCaseTransition(svc)))
+	cw.Handle(http.MethodPost, "/cases/:case_no/category", "Correct the category, with a reason (an internal event; audited)",
+		s.wrap(handleCaseCategory(svc)))
 	cw.Handle(http.MethodPost, "/cases/:case_no/notes", "Add an internal note (audited)", s.wrap(handleCaseNote(svc)))
 	cw.Handle(http.MethodPost, "/cases/:case_no/messages", "Send her a message (audited)", s.wrap(handleCaseReply(svc)))
 	cw.Handle(http.MethodPost, "/cases/:case_no/contacts", "Record a call or visit (audited)", s.wrap(handleCaseContact(svc)))
@@ -755,6 +759,35 @@ func handleCaseTransition(svc Cases) func(c *gin.Context) error {
 		}
 		cs, err := svc.Transition(c.Request.Context(), caseNo(c), cases.TransitionInput{To: model.CaseStatus(req.To),
 			Note: req.Note, PublicMessage: req.PublicMessage, Outcome: model.CaseOutcome(req.Outcome)})
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, toStaffCaseAnswer(cs, "", ""))
+		return nil
+	}
+}
+
+type categoryRequest struct {
+	Category string `json:"category"`
+	Reason   string `json:"reason"`
+}
+
+func (r categoryRequest) Valid() map[string]string {
+	if len(r.Reason) > 4096 {
+		return map[string]string{"reason": "太长"}
+	}
+	return nil
+}
+
+// handleCaseCategory: POST /api/admin/cases/:case_no/category {"category",
+// "reason"} → the case; 409 closed / same_category; out of scope 404.
+func handleCaseCategory(svc Cases) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		req, err := decode[categoryRequest](c)
+		if err != nil {
+			return err
+		}
+		cs, err := svc.SetCategory(c.Request.Context(), caseNo(c), model.CaseCategory(req.Category), req.Reason)
 		if err != nil {
 			return err
 		}

@@ -97,10 +97,11 @@ func caseFromModel(c model.Case) caseRow {
 
 // mutableColumns are the columns Update writes back: everything but the
 // id, the number, the owner's channel and intake facts, the chain head
-// (written by append) and the creation time.
+// (written by append) and the creation time. The category is written
+// back: staff may correct it (an EventCategory records it).
 func (r caseRow) mutableColumns() map[string]any {
 	return map[string]any{
-		"user_id": r.UserID, "district": r.District, "status": r.Status, "danger": r.Danger, "station_id": r.StationID,
+		"user_id": r.UserID, "category": r.Category, "district": r.District, "status": r.Status, "danger": r.Danger, "station_id": r.StationID,
 		"name_sealed": r.NameSealed, "phone_sealed": r.PhoneSealed, "description_sealed": r.DescriptionSealed,
 		"contact_sealed": r.ContactSealed, "feedback_sealed": r.FeedbackSealed, "waiting_user": r.WaitingUser,
 		"waiting_since": r.WaitingSince, "first_response_at": r.FirstResponseAt, "first_response_due": r.FirstResponseDue,
@@ -711,6 +712,22 @@ func (cs *Cases) ReceivedEvents(ctx context.Context, from, to, until time.Time) 
 		Where("case_id IN (?) AND occurred_at < ?", intake, dbTime(until)).Order("case_id, seq").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("received events: %w", err)
+	}
+	return toModels[model.CaseEvent](rows)
+}
+
+// CategoryChanges returns, without bodies, the category corrections
+// (EventCategory, made at any time) of the cases whose intake event falls
+// in [from, to), in case and seq order.
+func (cs *Cases) CategoryChanges(ctx context.Context, from, to time.Time) ([]model.CaseEvent, error) {
+	c := cs.db.conn(ctx)
+	intake := c.Model(&caseEventRow{}).Select("case_id").
+		Where("kind = ? AND occurred_at >= ? AND occurred_at < ?", string(model.EventIntake), dbTime(from), dbTime(to))
+	var rows []caseEventRow
+	err := cs.db.conn(ctx).Model(&caseEventRow{}).Select(eventColumns).
+		Where("kind = ? AND case_id IN (?)", string(model.EventCategory), intake).Order("case_id, seq").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("category changes: %w", err)
 	}
 	return toModels[model.CaseEvent](rows)
 }

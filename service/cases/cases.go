@@ -47,6 +47,7 @@ type Store interface {
 	CaseIDs(ctx context.Context, afterID int64, limit int) ([]int64, error)
 	ReceivedEvents(ctx context.Context, from, to, until time.Time) ([]model.CaseEvent, error)
 	EventsBetween(ctx context.Context, kinds []model.CaseEventKind, from, to time.Time) ([]model.CaseEvent, error)
+	CategoryChanges(ctx context.Context, from, to time.Time) ([]model.CaseEvent, error)
 	CreateStation(ctx context.Context, s model.Station) (model.Station, error)
 	UpdateStation(ctx context.Context, s model.Station) (model.Station, error)
 	StationByID(ctx context.Context, id int64) (model.Station, error)

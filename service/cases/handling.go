@@ -380,6 +380,51 @@ func (s *Service) Assign(ctx context.Context, no string, stationID int64, reason
 	return c, nil
 }
 
+// SetCategory corrects the category of a case in scope (caseworkers, as
+// for assignments; audited): she may have filed under 其他 what is really
+// 家庭暴力. The reason (1–200 characters) is required and kept sealed in
+// the event, an internal record: she is not notified, and danger stays as
+// it is. Following the transition matrix, a closed case is settled: 409
+// closed until it is reopened. The same category is 409 same_category.
+// Lists, routing and the figures by category use the corrected category
+// (see FigureSection).
+func (s *Service) SetCategory(ctx context.Context, no string, category model.CaseCategory, reason string) (model.Case, error) {
+	p, err := requireCaseworker(ctx)
+	if err != nil {
+		return model.Case{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	bad := map[string]string{}
+	if !category.Valid() {
+		bad["category"] = "请选择求助类别"
+	}
+	if msg := textProblem(reason, 1, maxReason); msg != "" {
+		bad["reason"] = msg
+	}
+	if err := model.Invalid(bad); err != nil {
+		return model.Case{}, err
+	}
+	var from model.CaseCategory
+	c, _, err := s.update(ctx, p, no, func(ch *change) error {
+		c := ch.c
+		switch {
+		case c.Status == model.CaseClosed:
+			return model.Coded(model.ErrConflict, "closed", "案件已结案，请先重新开启")
+		case c.Category == category:
+			return model.Coded(model.ErrConflict, "same_category", "案件已是该类别")
+		}
+		from = c.Category
+		c.Category = category
+		return ch.staffEvent(p, model.CaseEvent{Kind: model.EventCategory, Body: reason,
+			Meta: map[string]string{"from": string(from), "to": string(category)}})
+	})
+	if err != nil {
+		return model.Case{}, err
+	}
+	s.record(ctx, "case.category", "case", c.CaseNo, map[string]any{"category": from}, map[string]any{"category": category})
+	return c, nil
+}
+
 // AddNote adds an internal note (never shown to her; audited).
 func (s *Service) AddNote(ctx context.Context, no, text string) (EventView, error) {
 	return s.staffText(ctx, no, text, model.EventNote, false, "case.note")

@@ -218,8 +218,11 @@ func (s *Service) SubmitMP(ctx context.Context, userID int64, in IntakeInput) (I
 
 // SubmitStaff takes a case from a hotline call or a visit (caseworkers and
 // admins; audited). Its first response is the intake itself. A station
-// caseworker's case is assigned to her station at once; a district
-// coordinator's case belongs to her district.
+// caseworker's case is assigned to her station at once, whatever the
+// station's load: she is taking the call or the visit, and the case must
+// be recorded where she can see it (it counts towards the load from then
+// on; only assignments, transfers and reopenings are refused at
+// capacity). A district coordinator's case belongs to her district.
 func (s *Service) SubmitStaff(ctx context.Context, in IntakeInput) (IntakeResult, error) {
 	p, err := requireCaseworker(ctx)
 	if err != nil {
