@@ -381,9 +381,17 @@ func TestCaseCategoryRoute(t *testing.T) {
 		admin, http.StatusCreated, ""))
 	_, tokA := e.mustCaseworker(t, "cwa", stA.ID)
 	_, tokB := e.mustCaseworker(t, "cwb", stB.ID)
+	coordinator := func(name, district string) string { // a caseworker of a district, no station
+		st := e.mustStaff(t, name, false, model.RoleCaseworker)
+		if _, err := e.auth.UpdateStaff(context.Background(), st.ID, auth.StaffUpdate{District: &district}); err != nil {
+			t.Fatal(err)
+		}
+		return e.mustLogin(t, name).Token
+	}
+	chengguan, qilihe := coordinator("coordcg", "城关区"), coordinator("coordqlh", "七里河区")
 	alice, _ := notifyMPLogin(t, e.h, "alice")
 	in := mustJSON[intakeBody](t, wantStatus(t, e.accountsEnv, "POST", "/api/mp/cases",
-		`{"category":"other","description":"他每次喝酒后就打我，我不知道该怎么办","name":"李梅花","phone":"13700001111","danger":true}`,
+		`{"category":"other","description":"他每次喝酒后就打我，我不知道该怎么办","name":"李梅花","phone":"13700001111","district":"城关区","danger":true}`,
 		alice, http.StatusCreated, ""))
 	no := in.CaseNo
 	path := "/api/admin/cases/" + no + "/category"
@@ -392,6 +400,7 @@ func TestCaseCategoryRoute(t *testing.T) {
 	const good = `{"category":"domestic_violence","reason":"电话核实：丈夫酒后殴打，属家庭暴力"}`
 	wantStatus(t, e.accountsEnv, "POST", path, good, editor, http.StatusForbidden, "forbidden")
 	wantStatus(t, e.accountsEnv, "POST", path, good, tokB, http.StatusNotFound, "not_found")
+	wantStatus(t, e.accountsEnv, "POST", path, good, qilihe, http.StatusNotFound, "not_found")
 	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/WQ20260309AAAAAAAAAAAAA/category", good, tokA, http.StatusNotFound, "not_found")
 	for _, tt := range []struct{ name, body, field string }{
 		{"no reason", `{"category":"domestic_violence"}`, "reason"},
@@ -417,6 +426,9 @@ func TestCaseCategoryRoute(t *testing.T) {
 		t.Errorf("POST %s = %+v, want 家庭暴力 with danger kept", path, got)
 	}
 	wantStatus(t, e.accountsEnv, "POST", path, good, tokA, http.StatusConflict, "same_category")
+	// Her district's coordinator may correct it too (and back: two events).
+	wantStatus(t, e.accountsEnv, "POST", path, `{"category":"marriage_family","reason":"复核"}`, chengguan, http.StatusOK, "")
+	wantStatus(t, e.accountsEnv, "POST", path, good, chengguan, http.StatusOK, "")
 
 	detail := mustJSON[struct {
 		Category string `json:"category"`
@@ -429,8 +441,8 @@ func TestCaseCategoryRoute(t *testing.T) {
 	}](t, wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/"+no, "", tokA, http.StatusOK, ""))
 	last := detail.Events[len(detail.Events)-1]
 	if detail.Category != "domestic_violence" || last.Kind != "category" || last.Visible || last.Text != "电话核实：丈夫酒后殴打，属家庭暴力" ||
-		last.Meta["from"] != "other" || last.Meta["to"] != "domestic_violence" {
-		t.Errorf("case page = %+v, want the internal category event", detail)
+		last.Meta["from"] != "marriage_family" || last.Meta["to"] != "domestic_violence" || len(detail.Events) != 5 {
+		t.Errorf("case page = %+v, want three internal category events after intake and assignment", detail)
 	}
 	if v := wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/"+no+"/verify", "", tokA, http.StatusOK, ""); !bytes.Contains(v, []byte(`"ok":true`)) {
 		t.Errorf("verify = %s", v)
@@ -462,7 +474,7 @@ func TestCaseCategoryRoute(t *testing.T) {
 			}
 		}
 	}
-	if n != 1 {
-		t.Errorf("%d case.category audit entries, want 1", n)
+	if n != 3 {
+		t.Errorf("%d case.category audit entries, want 3", n)
 	}
 }

@@ -152,9 +152,9 @@ func cleanDates(in []string) ([]string, string) {
 	return slices.Compact(out), ""
 }
 
-// Valid checks the input and returns it cleaned, or the problems
+// clean checks the input and returns it cleaned, or the problems
 // (Chinese) by field.
-func (in CalendarInput) Valid() (CalendarInput, map[string]string) {
+func (in CalendarInput) clean() (CalendarInput, map[string]string) {
 	bad := map[string]string{}
 	out := CalendarInput{Version: in.Version}
 	var msg string
@@ -197,12 +197,12 @@ func (s *Service) SetCalendar(ctx context.Context, in CalendarInput) (CalendarVi
 	if err != nil {
 		return CalendarView{}, err
 	}
-	in, bad := in.Valid()
+	in, bad := in.clean()
 	if bad != nil {
 		return CalendarView{}, model.Invalid(bad)
 	}
 	cal, err := s.cal.WithDates(in.Holidays, in.Workdays)
-	if err != nil { // Valid checked the same
+	if err != nil { // clean checked the same
 		return CalendarView{}, model.Invalid(map[string]string{"workdays": err.Error()})
 	}
 	before, err := s.store.WorkCalendar(ctx)
