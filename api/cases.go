@@ -33,6 +33,7 @@ type Cases interface {
 	Route(ctx context.Context, no string) ([]cases.Suggestion, error)
 	Assign(ctx context.Context, no string, stationID int64, reason string) (model.Case, error)
 	Transition(ctx context.Context, no string, in cases.TransitionInput) (model.Case, error)
+	SetCategory(ctx context.Context, no string, category model.CaseCategory, reason string) (model.Case, error)
 	AddNote(ctx context.Context, no, text string) (cases.EventView, error)
 	Reply(ctx context.Context, no, text string) (cases.EventView, error)
 	RecordContact(ctx context.Context, no string, in cases.ContactInput) (cases.EventView, error)
@@ -40,6 +41,9 @@ type Cases interface {
 	Figures(ctx context.Context, from, to time.Time) (model.FigureSection, error)
 	RetentionPlan(ctx context.Context) (cases.RetentionPlan, error)
 	RunRetention(ctx context.Context) (int, error)
+
+	Calendar(ctx context.Context) (cases.CalendarView, error)
+	SetCalendar(ctx context.Context, in cases.CalendarInput) (cases.CalendarView, error)
 
 	Stations(ctx context.Context, activeOnly bool) ([]cases.StationLoad, error)
 	CreateStation(ctx context.Context, in cases.StationInput) (model.Station, error)
@@ -50,9 +54,10 @@ type Cases interface {
 // addCaseRoutes adds the 12338 routes (with Deps.Cases and Deps.Accounts):
 // a person's requests, messages, feedback and contact preferences in the
 // Mini Program; intake, lists, the logged case page and reveal, routing,
-// assignment, transitions, notes, replies, contacts, the SLA pause, the
-// access log, chain verification, figures, retention and stations for
-// staff. Every answer about a case is no-store.
+// assignment, transitions, category corrections, notes, replies,
+// contacts, the SLA pause, the access log, chain verification, figures,
+// retention, stations and the working calendar for staff. Every answer
+// about a case is no-store.
 func (s *server) addCaseRoutes(api *Router) {
 	if s.Cases == nil || s.Accounts == nil {
 		return
@@ -80,12 +85,16 @@ func (s *server) addCaseRoutes(api *Router) {
 	cw.Handle(http.MethodPost, "/cases/:case_no/assign", "Assign or transfer to a station, with a reason (audited)", s.wrap(handleCaseAssign(svc)))
 	cw.Handle(http.MethodPost, "/cases/:case_no/transition", "Change the status (allowed transitions only; audited)",
 		s.wrap(handleCaseTransition(svc)))
+	cw.Handle(http.MethodPost, "/cases/:case_no/category", "Correct the category, with a reason (an internal event; audited)",
+		s.wrap(handleCaseCategory(svc)))
 	cw.Handle(http.MethodPost, "/cases/:case_no/notes", "Add an internal note (audited)", s.wrap(handleCaseNote(svc)))
 	cw.Handle(http.MethodPost, "/cases/:case_no/messages", "Send her a message (audited)", s.wrap(handleCaseReply(svc)))
 	cw.Handle(http.MethodPost, "/cases/:case_no/contacts", "Record a call or visit (audited)", s.wrap(handleCaseContact(svc)))
 	cw.Handle(http.MethodPost, "/cases/:case_no/waiting", "Pause or resume the SLA while waiting for her (audited)",
 		s.wrap(handleCaseWaiting(svc)))
 	cw.Handle(http.MethodGet, "/stations", "Service stations with their loads (?active=true)", s.wrap(handleListStations(svc)))
+	cw.Handle(http.MethodGet, "/calendar", "The SLA's working calendar: hours, weekdays, holidays and make-up working days",
+		s.wrap(handleCalendar(svc)))
 
 	adm := api.Group("/admin", "admin", "staff", s.requireStaff(model.RoleAdmin), noStore)
 	adm.Handle(http.MethodGet, "/cases/verify", "Check every case's event chain", s.wrap(handleVerifyAllCases(svc)))
@@ -95,6 +104,8 @@ func (s *server) addCaseRoutes(api *Router) {
 	adm.Handle(http.MethodPost, "/stations", "Create a service station (audited)", s.wrap(handleCreateStation(svc)))
 	adm.Handle(http.MethodPatch, "/stations/:id", "Change a station (audited)", s.wrap(handleUpdateStation(svc)))
 	adm.Handle(http.MethodDelete, "/stations/:id", "Deactivate a station (audited; never deleted)", s.wrap(handleDeactivateStation(svc)))
+	adm.Handle(http.MethodPut, "/calendar", "Replace the holidays and make-up working days (audited; every copy within seconds)",
+		s.wrap(handleSetCalendar(svc)))
 }
 
 // noStore keeps answers about cases out of every cache.
@@ -739,7 +750,9 @@ func (r transitionRequest) Valid() map[string]string {
 }
 
 // handleCaseTransition: POST /api/admin/cases/:case_no/transition {"to",
-// "note","public_message","outcome"} → the case; 409 invalid_transition.
+// "note","public_message","outcome"} → the case; 409 invalid_transition,
+// or station_full when reopening (or resuming work on) a case at a
+// station at capacity.
 func handleCaseTransition(svc Cases) func(c *gin.Context) error {
 	return func(c *gin.Context) error {
 		req, err := decode[transitionRequest](c)
@@ -748,6 +761,35 @@ func handleCaseTransition(svc Cases) func(c *gin.Context) error {
 		}
 		cs, err := svc.Transition(c.Request.Context(), caseNo(c), cases.TransitionInput{To: model.CaseStatus(req.To),
 			Note: req.Note, PublicMessage: req.PublicMessage, Outcome: model.CaseOutcome(req.Outcome)})
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, toStaffCaseAnswer(cs, "", ""))
+		return nil
+	}
+}
+
+type categoryRequest struct {
+	Category string `json:"category"`
+	Reason   string `json:"reason"`
+}
+
+func (r categoryRequest) Valid() map[string]string {
+	if len(r.Reason) > 4096 {
+		return map[string]string{"reason": "太长"}
+	}
+	return nil
+}
+
+// handleCaseCategory: POST /api/admin/cases/:case_no/category {"category",
+// "reason"} → the case; 409 closed / same_category; out of scope 404.
+func handleCaseCategory(svc Cases) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		req, err := decode[categoryRequest](c)
+		if err != nil {
+			return err
+		}
+		cs, err := svc.SetCategory(c.Request.Context(), caseNo(c), model.CaseCategory(req.Category), req.Reason)
 		if err != nil {
 			return err
 		}
@@ -1010,6 +1052,88 @@ func handleDeactivateStation(svc Cases) func(c *gin.Context) error {
 			return err
 		}
 		c.JSON(http.StatusOK, toStationAnswer(st, 0))
+		return nil
+	}
+}
+
+var weekdayNames = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+type calendarAnswer struct {
+	Holidays     []string `json:"holidays"`
+	Workdays     []string `json:"workdays"`
+	Source       string   `json:"source"` // config (never saved by staff) or database
+	Version      int      `json:"version"`
+	UpdatedBy    int64    `json:"updated_by,omitempty"`
+	UpdatedAt    *string  `json:"updated_at"`
+	WorkingHours string   `json:"working_hours"`
+	WorkingDays  []string `json:"working_days"`
+}
+
+func toCalendarAnswer(v cases.CalendarView) calendarAnswer {
+	a := calendarAnswer{Holidays: v.Holidays, Workdays: v.Workdays, Source: "config", Version: v.Version, UpdatedBy: v.UpdatedBy,
+		UpdatedAt: apiTimePtr(v.UpdatedAt), WorkingHours: v.Hours, WorkingDays: []string{}}
+	if v.Saved {
+		a.Source = "database"
+	}
+	for d := 1; d <= 7; d++ { // Monday first
+		if v.Weekdays[d%7] {
+			a.WorkingDays = append(a.WorkingDays, weekdayNames[d%7])
+		}
+	}
+	return a
+}
+
+// handleCalendar: GET /api/admin/calendar → {"holidays","workdays",
+// "source":"config"|"database","version","updated_by","updated_at",
+// "working_hours","working_days"}.
+func handleCalendar(svc Cases) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		v, err := svc.Calendar(c.Request.Context())
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, toCalendarAnswer(v))
+		return nil
+	}
+}
+
+type calendarRequest struct {
+	Holidays []string `json:"holidays"`
+	Workdays []string `json:"workdays"`
+	Version  int      `json:"version"`
+}
+
+// Valid bounds the lists before the service reads them.
+func (r calendarRequest) Valid() map[string]string {
+	bad := map[string]string{}
+	if len(r.Holidays) > 4*cases.MaxCalendarDates {
+		bad["holidays"] = "日期太多"
+	}
+	if len(r.Workdays) > 4*cases.MaxCalendarDates {
+		bad["workdays"] = "日期太多"
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return bad
+}
+
+// handleSetCalendar: PUT /api/admin/calendar {"holidays":["2026-10-01",…],
+// "workdays":["2026-09-20",…],"version"} (both lists required, [] clears;
+// "version" optional: the version edited, 409 calendar_changed when
+// another save came first) → the calendar.
+func handleSetCalendar(svc Cases) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		req, err := decode[calendarRequest](c)
+		if err != nil {
+			return err
+		}
+		v, err := svc.SetCalendar(c.Request.Context(), cases.CalendarInput{Holidays: req.Holidays, Workdays: req.Workdays,
+			Version: req.Version})
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, toCalendarAnswer(v))
 		return nil
 	}
 }

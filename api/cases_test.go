@@ -297,3 +297,184 @@ func FuzzCaseIntakeBody(f *testing.F) {
 		}
 	})
 }
+
+type calendarBody struct {
+	Holidays     []string `json:"holidays"`
+	Workdays     []string `json:"workdays"`
+	Source       string   `json:"source"`
+	Version      int      `json:"version"`
+	UpdatedBy    int64    `json:"updated_by"`
+	UpdatedAt    *string  `json:"updated_at"`
+	WorkingHours string   `json:"working_hours"`
+	WorkingDays  []string `json:"working_days"`
+}
+
+// TestCaseCalendarRoutes: caseworkers read the working calendar; admins
+// replace its holidays and make-up days (validated, versioned, audited).
+func TestCaseCalendarRoutes(t *testing.T) {
+	e := mustCasesAPI(t, api.Deps{})
+	e.mustStaff(t, "admin1", false, model.RoleAdmin)
+	e.mustStaff(t, "editor1", false, model.RoleEditor)
+	admin := e.mustLogin(t, "admin1").Token
+	editor := e.mustLogin(t, "editor1").Token
+	st := mustJSON[stationBody](t, wantStatus(t, e.accountsEnv, "POST", "/api/admin/stations", `{"name":"城关区站","kind":"legal_aid"}`,
+		admin, http.StatusCreated, ""))
+	_, cw := e.mustCaseworker(t, "cwcal", st.ID)
+
+	got := mustJSON[calendarBody](t, wantStatus(t, e.accountsEnv, "GET", "/api/admin/calendar", "", cw, http.StatusOK, ""))
+	if got.Source != "config" || got.Version != 0 || got.UpdatedAt != nil || got.WorkingHours != "09:00-17:00" ||
+		strings.Join(got.WorkingDays, ",") != "mon,tue,wed,thu,fri" || got.Holidays == nil || got.Workdays == nil {
+		t.Errorf("GET /api/admin/calendar = %+v, want the configuration's", got)
+	}
+	wantStatus(t, e.accountsEnv, "GET", "/api/admin/calendar", "", editor, http.StatusForbidden, "forbidden")
+	body := `{"holidays":["2026-10-01","2026-10-02","2026-10-03","2026-10-04","2026-10-05","2026-10-06","2026-10-07"],"workdays":["2026-10-10","2026-09-20"]}`
+	wantStatus(t, e.accountsEnv, "PUT", "/api/admin/calendar", body, cw, http.StatusForbidden, "forbidden")
+	wantStatus(t, e.accountsEnv, "PUT", "/api/admin/calendar", body, editor, http.StatusForbidden, "forbidden")
+	for _, tt := range []struct {
+		name, body, field string
+	}{
+		{"not a date", `{"holidays":["10/01/2026"],"workdays":[]}`, "holidays"},
+		{"no such day", `{"holidays":[],"workdays":["2026-02-29"]}`, "workdays"},
+		{"a list left out", `{"holidays":["2026-10-01"]}`, "workdays"},
+		{"in both lists", `{"holidays":["2026-10-01"],"workdays":["2026-10-01"]}`, "workdays"},
+		{"too many", `{"holidays":["2026-10-01"` + strings.Repeat(`,"2026-10-01"`, cases.MaxCalendarDates) + `],"workdays":[]}`, "holidays"},
+		{"not a list", `{"holidays":"2026-10-01","workdays":[]}`, "holidays"},
+	} {
+		b := wantStatus(t, e.accountsEnv, "PUT", "/api/admin/calendar", tt.body, admin, http.StatusBadRequest, "invalid")
+		env := mustJSON[struct {
+			Error struct{ Fields map[string]string } `json:"error"`
+		}](t, b)
+		if env.Error.Fields[tt.field] == "" {
+			t.Errorf("%s: 400 fields = %v, want %s", tt.name, env.Error.Fields, tt.field)
+		}
+	}
+	saved := mustJSON[calendarBody](t, wantStatus(t, e.accountsEnv, "PUT", "/api/admin/calendar", body, admin, http.StatusOK, ""))
+	if saved.Source != "database" || saved.Version != 1 || saved.UpdatedAt == nil || len(saved.Holidays) != 7 ||
+		strings.Join(saved.Workdays, ",") != "2026-09-20,2026-10-10" {
+		t.Errorf("PUT /api/admin/calendar = %+v", saved)
+	}
+	read := mustJSON[calendarBody](t, wantStatus(t, e.accountsEnv, "GET", "/api/admin/calendar", "", cw, http.StatusOK, ""))
+	if read.Source != "database" || read.Version != 1 || strings.Join(read.Workdays, ",") != "2026-09-20,2026-10-10" {
+		t.Errorf("GET after the save = %+v", read)
+	}
+	wantStatus(t, e.accountsEnv, "PUT", "/api/admin/calendar", `{"holidays":[],"workdays":[],"version":5}`, admin,
+		http.StatusConflict, "calendar_changed")
+	entries, _, err := e.auth.ListAudit(context.Background(), model.AuditFilter{TargetType: "calendar"}, model.Page{Limit: 10})
+	if err != nil || len(entries) != 1 || entries[0].Action != "cases.calendar" || !strings.Contains(string(entries[0].Summary), "2026-09-20") {
+		t.Errorf("audit = %+v, %v, want one cases.calendar entry with the dates", entries, err)
+	}
+}
+
+// TestCaseCategoryRoute: POST /api/admin/cases/:case_no/category through
+// the router — scope (another station: 404), roles, validation, the
+// internal event with its reason, the chain still verifying, the figures
+// by category, closed cases refused, the audit.
+func TestCaseCategoryRoute(t *testing.T) {
+	e := mustCasesAPI(t, api.Deps{})
+	e.mustStaff(t, "admin1", false, model.RoleAdmin)
+	e.mustStaff(t, "editor1", false, model.RoleEditor)
+	admin := e.mustLogin(t, "admin1").Token
+	editor := e.mustLogin(t, "editor1").Token
+	stA := mustJSON[stationBody](t, wantStatus(t, e.accountsEnv, "POST", "/api/admin/stations", `{"name":"城关区站","kind":"legal_aid"}`,
+		admin, http.StatusCreated, ""))
+	stB := mustJSON[stationBody](t, wantStatus(t, e.accountsEnv, "POST", "/api/admin/stations", `{"name":"七里河区站","kind":"legal_aid"}`,
+		admin, http.StatusCreated, ""))
+	_, tokA := e.mustCaseworker(t, "cwa", stA.ID)
+	_, tokB := e.mustCaseworker(t, "cwb", stB.ID)
+	coordinator := func(name, district string) string { // a caseworker of a district, no station
+		st := e.mustStaff(t, name, false, model.RoleCaseworker)
+		if _, err := e.auth.UpdateStaff(context.Background(), st.ID, auth.StaffUpdate{District: &district}); err != nil {
+			t.Fatal(err)
+		}
+		return e.mustLogin(t, name).Token
+	}
+	chengguan, qilihe := coordinator("coordcg", "城关区"), coordinator("coordqlh", "七里河区")
+	alice, _ := notifyMPLogin(t, e.h, "alice")
+	in := mustJSON[intakeBody](t, wantStatus(t, e.accountsEnv, "POST", "/api/mp/cases",
+		`{"category":"other","description":"他每次喝酒后就打我，我不知道该怎么办","name":"李梅花","phone":"13700001111","district":"城关区","danger":true}`,
+		alice, http.StatusCreated, ""))
+	no := in.CaseNo
+	path := "/api/admin/cases/" + no + "/category"
+	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/assign", `{"station_id":`+itoa(stA.ID)+`}`, admin, http.StatusOK, "")
+
+	const good = `{"category":"domestic_violence","reason":"电话核实：丈夫酒后殴打，属家庭暴力"}`
+	wantStatus(t, e.accountsEnv, "POST", path, good, editor, http.StatusForbidden, "forbidden")
+	wantStatus(t, e.accountsEnv, "POST", path, good, tokB, http.StatusNotFound, "not_found")
+	wantStatus(t, e.accountsEnv, "POST", path, good, qilihe, http.StatusNotFound, "not_found")
+	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/WQ20260309AAAAAAAAAAAAA/category", good, tokA, http.StatusNotFound, "not_found")
+	for _, tt := range []struct{ name, body, field string }{
+		{"no reason", `{"category":"domestic_violence"}`, "reason"},
+		{"a reason too long", `{"category":"domestic_violence","reason":"` + strings.Repeat("因", 201) + `"}`, "reason"},
+		{"no such category", `{"category":"violence","reason":"x"}`, "category"},
+		{"no category", `{"reason":"x"}`, "category"},
+		{"a category not a string", `{"category":1,"reason":"x"}`, "category"},
+	} {
+		b := wantStatus(t, e.accountsEnv, "POST", path, tt.body, tokA, http.StatusBadRequest, "invalid")
+		env := mustJSON[struct {
+			Error struct{ Fields map[string]string } `json:"error"`
+		}](t, b)
+		if env.Error.Fields[tt.field] == "" {
+			t.Errorf("%s: 400 fields = %v, want %s", tt.name, env.Error.Fields, tt.field)
+		}
+	}
+	got := mustJSON[struct {
+		Category     string `json:"category"`
+		CategoryName string `json:"category_name"`
+		Danger       bool   `json:"danger"`
+	}](t, wantStatus(t, e.accountsEnv, "POST", path, good, tokA, http.StatusOK, ""))
+	if got.Category != "domestic_violence" || got.CategoryName != "家庭暴力" || !got.Danger {
+		t.Errorf("POST %s = %+v, want 家庭暴力 with danger kept", path, got)
+	}
+	wantStatus(t, e.accountsEnv, "POST", path, good, tokA, http.StatusConflict, "same_category")
+	// Her district's coordinator may correct it too (and back: two events).
+	wantStatus(t, e.accountsEnv, "POST", path, `{"category":"marriage_family","reason":"复核"}`, chengguan, http.StatusOK, "")
+	wantStatus(t, e.accountsEnv, "POST", path, good, chengguan, http.StatusOK, "")
+
+	detail := mustJSON[struct {
+		Category string `json:"category"`
+		Events   []struct {
+			Kind    string            `json:"kind"`
+			Visible bool              `json:"visible"`
+			Text    string            `json:"text"`
+			Meta    map[string]string `json:"meta"`
+		} `json:"events"`
+	}](t, wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/"+no, "", tokA, http.StatusOK, ""))
+	last := detail.Events[len(detail.Events)-1]
+	if detail.Category != "domestic_violence" || last.Kind != "category" || last.Visible || last.Text != "电话核实：丈夫酒后殴打，属家庭暴力" ||
+		last.Meta["from"] != "marriage_family" || last.Meta["to"] != "domestic_violence" || len(detail.Events) != 5 {
+		t.Errorf("case page = %+v, want three internal category events after intake and assignment", detail)
+	}
+	if v := wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/"+no+"/verify", "", tokA, http.StatusOK, ""); !bytes.Contains(v, []byte(`"ok":true`)) {
+		t.Errorf("verify = %s", v)
+	}
+	if v := wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/verify", "", admin, http.StatusOK, ""); !bytes.Contains(v, []byte(`"problems":[]`)) {
+		t.Errorf("verify all = %s", v)
+	}
+	if own := wantStatus(t, e.accountsEnv, "GET", "/api/mp/cases/"+no, "", alice, http.StatusOK, ""); bytes.Contains(own, []byte("电话核实")) {
+		t.Errorf("her view shows the reason: %s", own)
+	}
+	figs := wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/figures?from=2025-01-01&to=2030-01-01", "", tokA, http.StatusOK, "")
+	if !bytes.Contains(figs, []byte(`"category:domestic_violence":1`)) || bytes.Contains(figs, []byte(`"category:other"`)) {
+		t.Errorf("figures = %s, want the case under domestic_violence only", figs)
+	}
+
+	wantStatus(t, e.accountsEnv, "POST", "/api/admin/cases/"+no+"/transition", `{"to":"closed","outcome":"protection"}`, tokA, http.StatusOK, "")
+	wantStatus(t, e.accountsEnv, "POST", path, `{"category":"marriage_family","reason":"x"}`, tokA, http.StatusConflict, "closed")
+
+	entries, _, err := e.auth.ListAudit(context.Background(), model.AuditFilter{TargetType: "case"}, model.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range entries {
+		if a.Action == "case.category" {
+			n++
+			if s := string(a.Summary); !strings.Contains(s, "domestic_violence") || strings.Contains(s, "电话核实") {
+				t.Errorf("audit case.category = %s, want the categories and not the reason", s)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d case.category audit entries, want 3", n)
+	}
+}

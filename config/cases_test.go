@@ -38,17 +38,28 @@ func TestCasesValidation(t *testing.T) {
 		{"WANJIA_CASES_WORKING_DAYS", "monday-friday", "WANJIA_CASES_WORKING_DAYS"},
 		{"WANJIA_CASES_HOLIDAYS", "2026-10-01, 2026-10-02", ""},
 		{"WANJIA_CASES_HOLIDAYS", "2026-13-01", "WANJIA_CASES_HOLIDAYS"},
+		{"WANJIA_CASES_WORKDAYS", "2026-09-20,2026-10-10", ""},
+		{"WANJIA_CASES_WORKDAYS", "2026-9-20", "WANJIA_CASES_WORKDAYS"},
 		{"WANJIA_CASES_RETENTION_DAYS", "7", "WANJIA_CASES_RETENTION_DAYS"},
 		{"WANJIA_CASES_SWEEP_INTERVAL", "10ms", "WANJIA_CASES_SWEEP_INTERVAL"},
 	}
 	for _, tt := range tests {
 		_, err := config.Load(env(map[string]string{tt.key: tt.val}), "")
-		switch {
-		case tt.wantErr == "" && err != nil:
-			t.Errorf("Load(%s=%q) = %v, want it accepted", tt.key, tt.val, err)
-		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-			t.Errorf("Load(%s=%q) = %v, want an error naming %s", tt.key, tt.val, err, tt.wantErr)
-		}
+		wantLoad(t, tt.key+"="+tt.val, err, tt.wantErr)
+	}
+	// A date in both lists.
+	_, err := config.Load(env(map[string]string{"WANJIA_CASES_HOLIDAYS": "2026-10-01,2026-10-02",
+		"WANJIA_CASES_WORKDAYS": "2026-10-02"}), "")
+	wantLoad(t, "a date in both lists", err, "WANJIA_CASES_WORKDAYS")
+}
+
+func wantLoad(t *testing.T, what string, err error, wantErr string) {
+	t.Helper()
+	switch {
+	case wantErr == "" && err != nil:
+		t.Errorf("Load(%s) = %v, want it accepted", what, err)
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+		t.Errorf("Load(%s) = %v, want an error naming %s", what, err, wantErr)
 	}
 }
 

@@ -161,6 +161,12 @@ type Cases struct {
 	WorkingDays string `yaml:"working_days"`
 	// Holidays are dates without working hours, "2026-10-01,2026-10-02".
 	Holidays string `yaml:"holidays"`
+	// Workdays are make-up working days (调休), "2026-09-20,2026-10-10":
+	// working days with the normal hours whatever their weekday. No date
+	// may be in both lists. Holidays and Workdays seed the calendar: once
+	// staff save it (PUT /api/admin/calendar), the database's lists
+	// replace both.
+	Workdays string `yaml:"workdays"`
 	// RetentionDays is how long after closure a case keeps its personal
 	// data; then it is anonymised.
 	RetentionDays int `yaml:"retention_days"`
@@ -471,13 +477,24 @@ func (c *Config) validateCases(bad func(env, format string, args ...any)) {
 	if _, err := ParseWeekdays(cs.WorkingDays); err != nil {
 		bad("WANJIA_CASES_WORKING_DAYS", "%v", err)
 	}
-	for _, d := range strings.Split(cs.Holidays, ",") {
-		if d = strings.TrimSpace(d); d == "" {
-			continue
-		}
-		if _, err := time.Parse("2006-01-02", d); err != nil {
-			bad("WANJIA_CASES_HOLIDAYS", "want dates like 2026-10-01, got %q", d)
-			break
+	holidays := map[string]bool{}
+	for _, list := range []struct{ env, dates string }{
+		{"WANJIA_CASES_HOLIDAYS", cs.Holidays}, {"WANJIA_CASES_WORKDAYS", cs.Workdays},
+	} {
+		for _, d := range strings.Split(list.dates, ",") {
+			if d = strings.TrimSpace(d); d == "" {
+				continue
+			}
+			if _, err := time.Parse("2006-01-02", d); err != nil {
+				bad(list.env, "want dates like 2026-10-01, got %q", d)
+				break
+			}
+			if list.env == "WANJIA_CASES_HOLIDAYS" {
+				holidays[d] = true
+			} else if holidays[d] {
+				bad(list.env, "%s is also in WANJIA_CASES_HOLIDAYS: a date is a holiday or a make-up working day, not both", d)
+				break
+			}
 		}
 	}
 	if cs.RetentionDays < 30 {

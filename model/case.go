@@ -247,6 +247,7 @@ const (
 	EventContactSet CaseEventKind = "contact_prefs" // she changed her safe-contact preferences (sealed on the case)
 	EventSLA        CaseEventKind = "sla"           // Meta: sla=first_response|close, step=reminded|breached
 	EventAnonymised CaseEventKind = "anonymised"    // retention cleared the personal fields
+	EventCategory   CaseEventKind = "category"      // staff corrected the category; Meta: from, to; Body: the reason (internal)
 )
 
 // Actors of case events. The owner is never named by id in an event: the
@@ -364,20 +365,28 @@ type ChainProblem struct {
 	CaseID int64
 	CaseNo string
 	Seq    int    // the first event that does not verify (LastSeq+1 for a missing tail)
-	Reason string // seq_gap, body_digest_mismatch, hash_mismatch, head_mismatch, status_mismatch
+	Reason string // seq_gap, body_digest_mismatch, hash_mismatch, head_mismatch, status_mismatch, category_mismatch
 }
 
 // VerifyChain checks events (in seq order) of case c: seqs 1..n without a
-// gap, each body's digest, each hash over the previous one, and the
-// case's head (LastSeq, LastHash) and status against the last event. It
-// returns nil when everything verifies.
+// gap, each body's digest, each hash over the previous one, the case's
+// head (LastSeq, LastHash) and status against the last event that set
+// one, and its category against the intake's and the corrections after
+// it. It returns nil when everything verifies.
 func VerifyChain(c Case, events []CaseEvent) *ChainProblem {
 	bad := func(seq int, reason string) *ChainProblem {
 		return &ChainProblem{CaseID: c.ID, CaseNo: c.CaseNo, Seq: seq, Reason: reason}
 	}
 	prev := ""
 	status := CaseStatus("")
+	category, categorySeq := "", 0
 	for i, e := range events {
+		switch {
+		case e.Kind == EventIntake && e.Meta["category"] != "":
+			category, categorySeq = e.Meta["category"], e.Seq
+		case e.Kind == EventCategory:
+			category, categorySeq = e.Meta["to"], e.Seq
+		}
 		if e.Seq != i+1 || e.CaseID != c.ID {
 			return bad(i+1, "seq_gap")
 		}
@@ -397,6 +406,9 @@ func VerifyChain(c Case, events []CaseEvent) *ChainProblem {
 	}
 	if status != c.Status {
 		return bad(len(events), "status_mismatch")
+	}
+	if categorySeq > 0 && category != string(c.Category) {
+		return bad(categorySeq, "category_mismatch")
 	}
 	return nil
 }
@@ -427,6 +439,20 @@ func (s Station) Covers(category CaseCategory, district string) bool {
 		return false
 	}
 	return len(s.Districts) == 0 || district == "" || slices.Contains(s.Districts, district)
+}
+
+// WorkCalendar is the part of the 12338 working calendar staff keep in the
+// database: holidays (no working hours) and make-up working days (调休:
+// working days with the normal hours whatever their weekday), dates as
+// "2006-01-02" in Asia/Shanghai, sorted, none in both lists. Version 0
+// means never saved: the configuration's lists apply. Working hours and
+// weekdays stay in the configuration.
+type WorkCalendar struct {
+	Holidays  []string
+	Workdays  []string
+	Version   int
+	UpdatedBy int64 // staff id of the last save
+	UpdatedAt time.Time
 }
 
 // CaseAccess is one staff read of a case's personal data: the access log.

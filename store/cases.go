@@ -97,10 +97,11 @@ func caseFromModel(c model.Case) caseRow {
 
 // mutableColumns are the columns Update writes back: everything but the
 // id, the number, the owner's channel and intake facts, the chain head
-// (written by append) and the creation time.
+// (written by append) and the creation time. The category is written
+// back: staff may correct it (an EventCategory records it).
 func (r caseRow) mutableColumns() map[string]any {
 	return map[string]any{
-		"user_id": r.UserID, "district": r.District, "status": r.Status, "danger": r.Danger, "station_id": r.StationID,
+		"user_id": r.UserID, "category": r.Category, "district": r.District, "status": r.Status, "danger": r.Danger, "station_id": r.StationID,
 		"name_sealed": r.NameSealed, "phone_sealed": r.PhoneSealed, "description_sealed": r.DescriptionSealed,
 		"contact_sealed": r.ContactSealed, "feedback_sealed": r.FeedbackSealed, "waiting_user": r.WaitingUser,
 		"waiting_since": r.WaitingSince, "first_response_at": r.FirstResponseAt, "first_response_due": r.FirstResponseDue,
@@ -361,6 +362,13 @@ func (cs *Cases) lockCase(ctx context.Context, no string) (caseRow, error) {
 // the lock and never fork the chain. fn's error rolls back and is returned
 // as is; ErrNotFound for an unknown number. Deadlocks and serialisation
 // failures are retried (fn runs again).
+//
+// A change that adds the case to a station's load (see addsLoad: an
+// assignment, a transfer, a reopening, a resolved case taken back into
+// work) is checked against the station's capacity in the same
+// transaction, under the station's row lock (see claimStation): a station
+// at capacity is ErrConflict station_full, a station the case moves to
+// that is gone or inactive ErrInvalid on station_id.
 func (cs *Cases) Update(ctx context.Context, no string, fn func(c *model.Case) ([]model.CaseEvent, error)) (model.Case, []model.CaseEvent, error) {
 	var out model.Case
 	var evs []model.CaseEvent
@@ -377,6 +385,11 @@ func (cs *Cases) Update(ctx context.Context, no string, fn func(c *model.Case) (
 				return err
 			}
 			c.ID, c.CaseNo, c.LastSeq, c.LastHash = before.ID, before.CaseNo, before.LastSeq, before.LastHash
+			if addsLoad(before, c) {
+				if err := cs.claimStation(ctx, c.StationID, c.ID, before.StationID != c.StationID); err != nil {
+					return err
+				}
+			}
 			cols := caseFromModel(c).mutableColumns()
 			cols["updated_at"] = dbTime(time.Now())
 			if err := cs.db.conn(ctx).Model(&caseRow{}).Where("id = ?", c.ID).Updates(cols).Error; err != nil {
@@ -390,6 +403,82 @@ func (cs *Cases) Update(ctx context.Context, no string, fn func(c *model.Case) (
 		return model.Case{}, nil, err
 	}
 	return out, evs, nil
+}
+
+// addsLoad reports whether the change from before to after adds the case
+// to a station's open load (StationLoads): it is open at a station after,
+// and was not open at that station before.
+func addsLoad(before, after model.Case) bool {
+	return after.StationID != 0 && after.Status.Open() && (before.StationID != after.StationID || !before.Status.Open())
+}
+
+// stationLoadSQL counts a station's open cases but one (StationLoads'
+// definition).
+const stationLoadSQL = "SELECT COUNT(*) FROM cases WHERE station_id = ? AND id <> ? AND status NOT IN ?"
+
+var errStationFull = model.Coded(model.ErrConflict, "station_full", "该服务站在办案件已满")
+
+// claimStation checks, inside the transaction that holds case caseID's
+// row lock, that station stationID can take one more open case: it locks
+// the station's row, then counts the station's open cases other than
+// caseID. Every change that adds load goes through here (Update), so
+// changes that add load to one station queue on its row lock and each
+// counts what the previous ones committed: concurrent assignments never
+// pass the capacity. Locks are always taken case first, station second,
+// so two such changes cannot wait on each other in a cycle.
+//
+// Per dialect: SQLite's IMMEDIATE transaction is already the database's
+// single write lock (and with a deferred transaction from an operator's
+// own DSN a stale read cannot commit: the write fails busy and is
+// retried). MySQL/MariaDB: SELECT … FOR UPDATE on the station, and the
+// count is a locking read too, so it sees the latest committed rows even
+// under REPEATABLE READ, whose plain reads would see the transaction's
+// snapshot. PostgreSQL: the station row is locked by an UPDATE that
+// rewrites it unchanged, so under READ COMMITTED (the default) the count
+// that follows sees what the previous holder committed, and under
+// REPEATABLE READ or SERIALIZABLE a concurrent claim fails with a
+// serialisation error (40001), which Update retries.
+//
+// moving says the case comes from another station (or none): the station
+// must then exist and be active. A case returning to its own station (a
+// reopening) is only checked against the capacity.
+func (cs *Cases) claimStation(ctx context.Context, stationID, caseID int64, moving bool) error {
+	conn := cs.db.conn(ctx)
+	if cs.db.driver == "postgres" {
+		if err := conn.Exec("UPDATE case_stations SET capacity = capacity WHERE id = ?", stationID).Error; err != nil {
+			return fmt.Errorf("lock station %d: %w", stationID, err)
+		}
+	}
+	var st stationRow
+	q := conn.Select("id", "capacity", "active")
+	if cs.db.driver == "mysql" {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Where("id = ?", stationID).Take(&st).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return model.Invalid(map[string]string{"station_id": "服务站不存在或已停用"})
+		}
+		return fmt.Errorf("lock station %d: %w", stationID, err)
+	}
+	if moving && !st.Active {
+		return model.Invalid(map[string]string{"station_id": "服务站不存在或已停用"})
+	}
+	if st.Capacity <= 0 {
+		return nil
+	}
+	// Raw: gorm's Count leaves a locking clause out.
+	q = conn.Raw(stationLoadSQL, stationID, caseID, []string{string(model.CaseResolved), string(model.CaseClosed)})
+	if cs.db.driver == "mysql" {
+		q = conn.Raw(stationLoadSQL+" FOR UPDATE", stationID, caseID, []string{string(model.CaseResolved), string(model.CaseClosed)})
+	}
+	var n int64
+	if err := q.Scan(&n).Error; err != nil {
+		return fmt.Errorf("station %d load: %w", stationID, err)
+	}
+	if n >= int64(st.Capacity) {
+		return errStationFull
+	}
+	return nil
 }
 
 func (cs *Cases) retry(ctx context.Context, fn func(ctx context.Context) error) error {
@@ -623,6 +712,22 @@ func (cs *Cases) ReceivedEvents(ctx context.Context, from, to, until time.Time) 
 		Where("case_id IN (?) AND occurred_at < ?", intake, dbTime(until)).Order("case_id, seq").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("received events: %w", err)
+	}
+	return toModels[model.CaseEvent](rows)
+}
+
+// CategoryChanges returns, without bodies, the category corrections
+// (EventCategory, made at any time) of the cases whose intake event falls
+// in [from, to), in case and seq order.
+func (cs *Cases) CategoryChanges(ctx context.Context, from, to time.Time) ([]model.CaseEvent, error) {
+	c := cs.db.conn(ctx)
+	intake := c.Model(&caseEventRow{}).Select("case_id").
+		Where("kind = ? AND occurred_at >= ? AND occurred_at < ?", string(model.EventIntake), dbTime(from), dbTime(to))
+	var rows []caseEventRow
+	err := cs.db.conn(ctx).Model(&caseEventRow{}).Select(eventColumns).
+		Where("kind = ? AND case_id IN (?)", string(model.EventCategory), intake).Order("case_id, seq").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("category changes: %w", err)
 	}
 	return toModels[model.CaseEvent](rows)
 }

@@ -122,28 +122,33 @@ func TestCaseUpdate(t *testing.T) {
 		if err == nil {
 			t.Fatal("Update(seq gap) = nil, want an error")
 		}
+		st, err := cs.CreateStation(ctx, model.Station{Name: "站", Kind: "law_firm", Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toStation := fmt.Sprint(st.ID)
 		got, evs, err := cs.Update(ctx, c.CaseNo, func(c *model.Case) ([]model.CaseEvent, error) {
-			c.Status, c.StationID, c.WaitingUser, c.WaitingSince = model.CaseAssigned, 4, true, caseT0
+			c.Status, c.StationID, c.WaitingUser, c.WaitingSince = model.CaseAssigned, st.ID, true, caseT0
 			return []model.CaseEvent{
 				{Seq: c.LastSeq + 1, Kind: model.EventAssign, ActorKind: model.ActorStaff, ActorID: 3, FromStatus: model.CaseReceived,
-					ToStatus: model.CaseAssigned, Visible: true, At: caseT0, Meta: map[string]string{"to_station": "4"}},
+					ToStatus: model.CaseAssigned, Visible: true, At: caseT0, Meta: map[string]string{"to_station": toStation}},
 				note(c, 1, caseT0),
 			}, nil
 		})
 		if err != nil {
 			t.Fatalf("Update() = %v", err)
 		}
-		if got.Status != model.CaseAssigned || got.StationID != 4 || !got.WaitingUser || !got.WaitingSince.Equal(caseT0) || got.LastSeq != 3 {
+		if got.Status != model.CaseAssigned || got.StationID != st.ID || !got.WaitingUser || !got.WaitingSince.Equal(caseT0) || got.LastSeq != 3 {
 			t.Errorf("Update() = %+v", got)
 		}
-		if evs[0].StationID != 4 || evs[0].PrevHash != c.LastHash || evs[1].PrevHash != evs[0].Hash {
-			t.Errorf("events = %+v, want chained, station 4", evs)
+		if evs[0].StationID != st.ID || evs[0].PrevHash != c.LastHash || evs[1].PrevHash != evs[0].Hash {
+			t.Errorf("events = %+v, want chained, station %d", evs, st.ID)
 		}
 		stored, err := cs.Events(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(map[string]string{"to_station": "4"}, stored[1].Meta); diff != "" {
+		if diff := cmp.Diff(map[string]string{"to_station": toStation}, stored[1].Meta); diff != "" {
 			t.Errorf("stored meta (-want +got):\n%s", diff)
 		}
 		if _, _, err := cs.Update(ctx, "WQ20260309NOSUCHCASE000", func(*model.Case) ([]model.CaseEvent, error) { return nil, nil }); !errors.Is(err, model.ErrNotFound) {
@@ -364,6 +369,84 @@ func TestStationsAndAccessLog(t *testing.T) {
 		log, next, err = cs.AccessLog(ctx, c.ID, model.Page{Limit: 2, Cursor: next})
 		if err != nil || len(log) != 1 || log[0].StaffID != 1 || next != "" {
 			t.Errorf("AccessLog(page 2) = %+v, %q, %v", log, next, err)
+		}
+	})
+}
+
+// TestCaseUpdateClaimsStation: a change that adds a case to a station's
+// open load is refused at the station's capacity (station_full), one to
+// an unknown or inactive station is invalid, and changes that add no load
+// pass whatever the load.
+func TestCaseUpdateClaimsStation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		cs := store.NewCases(db)
+		ctx := context.Background()
+		full, err := cs.CreateStation(ctx, model.Station{Name: "满", Kind: "law_firm", Capacity: 1, Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		off, err := cs.CreateStation(ctx, model.Station{Name: "停", Kind: "law_firm", Active: false})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustCase(t, cs, full.ID, caseT0) // received at the full station: its one open case
+		move := func(c model.Case, station int64, to model.CaseStatus) error {
+			_, _, err := cs.Update(ctx, c.CaseNo, func(x *model.Case) ([]model.CaseEvent, error) {
+				e := note(x, 0, caseT0)
+				if to != x.Status {
+					e = model.CaseEvent{Seq: x.LastSeq + 1, Kind: model.EventStatus, ActorKind: model.ActorStaff, FromStatus: x.Status,
+						ToStatus: to, At: caseT0}
+				}
+				x.StationID, x.Status = station, to
+				return []model.CaseEvent{e}, nil
+			})
+			return err
+		}
+		tests := []struct {
+			name     string
+			station  int64 // where the case is
+			status   model.CaseStatus
+			toSt     int64
+			to       model.CaseStatus
+			wantCode string // "" for accepted
+		}{
+			{"assign to the full station", 0, model.CaseReceived, full.ID, model.CaseAssigned, "station_full"},
+			{"reopen at the full station", full.ID, model.CaseClosed, full.ID, model.CaseReopened, "station_full"},
+			{"resolved back into work", full.ID, model.CaseResolved, full.ID, model.CaseInProgress, "station_full"},
+			{"to an inactive station", 0, model.CaseReceived, off.ID, model.CaseAssigned, "invalid"},
+			{"to no such station", 0, model.CaseReceived, 999999, model.CaseAssigned, "invalid"},
+			{"closing at the full station", full.ID, model.CaseResolved, full.ID, model.CaseClosed, ""},
+			{"a note on a resolved case", full.ID, model.CaseResolved, full.ID, model.CaseResolved, ""},
+			{"reopening unassigned", 0, model.CaseClosed, 0, model.CaseReopened, ""},
+			{"already in the load", full.ID, model.CaseAccepted, full.ID, model.CaseInProgress, ""},
+		}
+		for _, tt := range tests {
+			c := mustCase(t, cs, tt.station, caseT0)
+			if tt.status != model.CaseReceived {
+				// Created received (open) where it is: setting the status adds no load.
+				c, _, err = cs.Update(ctx, c.CaseNo, func(x *model.Case) ([]model.CaseEvent, error) {
+					x.Status = tt.status
+					return []model.CaseEvent{{Seq: x.LastSeq + 1, Kind: model.EventStatus, ActorKind: model.ActorStaff,
+						FromStatus: model.CaseReceived, ToStatus: tt.status, At: caseT0}}, nil
+				})
+				if err != nil {
+					t.Fatalf("%s: setting up = %v", tt.name, err)
+				}
+			}
+			err := move(c, tt.toSt, tt.to)
+			var me *model.Error
+			switch {
+			case tt.wantCode == "" && err != nil:
+				t.Errorf("%s: Update() = %v, want it accepted", tt.name, err)
+			case tt.wantCode != "" && (!errors.As(err, &me) || me.Code != tt.wantCode):
+				t.Errorf("%s: Update() = %v, want %s", tt.name, err, tt.wantCode)
+			}
+			if tt.wantCode != "" {
+				after, _ := cs.ByNo(ctx, c.CaseNo)
+				if after.LastSeq != c.LastSeq || after.Status != c.Status {
+					t.Errorf("%s: refused, but the case went to %s seq %d", tt.name, after.Status, after.LastSeq)
+				}
+			}
 		}
 	})
 }

@@ -39,6 +39,7 @@ var migrations = []migration{
 	{ID: "0010_articles", Up: migrateArticles},                               // store/articles.go, store/totp.go
 	{ID: "0011_fairs_resignup", Up: migrateFairsResignup},                    // store/fairs.go
 	{ID: "0012_gateway_messages_callback", Up: migrateMessagesCallbackIndex}, // store/messages.go
+	{ID: "0013_cases_calendar", Up: migrateCasesCalendar},                    // store/cases_calendar.go
 }
 
 // foundationRows are the tables of the platform foundation.

@@ -390,7 +390,7 @@ func openCases(cfg *config.Config, db *store.DB, n cases.Notifier, a *auth.Auth,
 	if err != nil {
 		return nil, fmt.Errorf("WANJIA_CASES_WORKING_DAYS: %w", err)
 	}
-	cal, err := cases.NewCalendar(cfg.Cases.WorkingHours, days, cfg.Cases.Holidays, nil)
+	cal, err := cases.NewCalendar(cfg.Cases.WorkingHours, days, cfg.Cases.Holidays, cfg.Cases.Workdays, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cases calendar: %w", err)
 	}

@@ -193,6 +193,7 @@ var writeRoles = map[string][]model.Role{
 	"/api/admin/cases":           {model.RoleCaseworker},
 	"/api/admin/cases/retention": {},
 	"/api/admin/stations":        {},
+	"/api/admin/calendar":        {},
 }
 
 func rolesFor(path string) ([]model.Role, bool) {

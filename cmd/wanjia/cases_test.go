@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -19,7 +20,8 @@ import (
 // logs nor the database files hold her phone or her story in plaintext.
 func TestCasesEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	in := mustStart(t, map[string]string{"WANJIA_DATA_DIR": dir})
+	in := mustStart(t, map[string]string{"WANJIA_DATA_DIR": dir, "WANJIA_CASES_HOLIDAYS": "2026-10-01,2026-10-02",
+		"WANJIA_CASES_WORKDAYS": "2026-10-10"})
 	ctx := context.Background()
 	for _, s := range []struct{ user, role, pw string }{
 		{"duty", "caseworker", "Duty-Passw0rd-1"}, {"boss", "admin", "Boss-Passw0rd-1"},
@@ -38,6 +40,12 @@ func TestCasesEndToEnd(t *testing.T) {
 		return body["token"].(string)
 	}
 	duty, boss := login("duty", "Duty-Passw0rd-1"), login("boss", "Boss-Passw0rd-1")
+
+	// The working calendar starts from the configuration.
+	if code, cal := in.call(t, "GET", "/api/admin/calendar", duty, ""); code != 200 || cal["source"] != "config" ||
+		fmt.Sprint(cal["holidays"]) != "[2026-10-01 2026-10-02]" || fmt.Sprint(cal["workdays"]) != "[2026-10-10]" {
+		t.Errorf("GET /api/admin/calendar = %d %v, want the configured dates", code, cal)
+	}
 
 	const phone, story = "13566667777", "他把我锁在家里不让出门"
 	code, body := in.call(t, "POST", "/api/mp/login", "", `{"code":"sim:mei"}`)

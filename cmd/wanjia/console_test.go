@@ -1090,8 +1090,8 @@ func testCaseAssignClose(t *testing.T, bctx context.Context, cs *consoleServer, 
 	// She asks for help in the Mini Program.
 	her := cs.mpToken(t, "liu")
 	const story = "丈夫长期殴打我，想咨询离婚和人身安全保护令。"
-	code, filed := cs.call(t, "POST", "/api/mp/cases", her,
-		`{"category":"domestic_violence","description":"`+story+`","name":"刘小红","phone":"13912345678","district":"城关区"}`)
+	code, filed := cs.call(t, "POST", "/api/mp/cases", her, // filed under 其他: the caseworker corrects it
+		`{"category":"other","description":"`+story+`","name":"刘小红","phone":"13912345678","district":"城关区"}`)
 	if code != 201 {
 		t.Fatalf("POST /api/mp/cases = %d %v", code, filed)
 	}
@@ -1132,6 +1132,14 @@ func testCaseAssignClose(t *testing.T, bctx context.Context, cs *consoleServer, 
 	}
 	b.open(made.caseNo)
 	b.wait("the case page", `document.querySelector('form [data-field=to] select')`)
+	// She filed under 其他 what is domestic violence: the category is corrected, with a reason.
+	b.click(`.set-category`)
+	b.choose("dialog[open]", "category", "domestic_violence")
+	b.click(`dialog[open] button[type=submit]`)
+	b.wait("the reason error", `document.querySelector('dialog[open] [data-field=reason] .field-error').textContent !== ''`)
+	b.fill("dialog[open]", "reason", "电话核实：丈夫长期殴打，属家庭暴力")
+	b.click(`dialog[open] button[type=submit]`)
+	b.wait("the corrected category", `document.querySelector('.page-header')?.innerText.includes('家庭暴力') && document.querySelector('.internal-events')?.innerText.includes('类别更正：其他 → 家庭暴力') && document.querySelector('.internal-events')?.innerText.includes('属家庭暴力')`)
 	b.fill("form:has([data-field=text]):not(:has([data-field=channel]))", "text", "已电话联系，她暂住娘家，安全。")
 	b.click(`.internal-card form:not(:has([data-field=channel])) button[type=submit]`)
 	b.wait("the note", `document.querySelector('.internal-events')?.innerText.includes('暂住娘家')`)
@@ -1153,11 +1161,34 @@ func testCaseAssignClose(t *testing.T, bctx context.Context, cs *consoleServer, 
 	b.wait("the chain check", `document.querySelector('.verify-ok')`)
 	b.shot("case-closed")
 
-	// She sees the messages and the closure, never the internal note.
+	if js[bool](b, `!!document.querySelector('.set-category')`) {
+		t.Errorf("a closed case offers the category correction")
+	}
+
+	// She sees the messages and the closure, never the internal note or the reason of the correction.
 	_, mine := cs.call(t, "GET", "/api/mp/cases/"+no, her, "")
-	if got := fmt.Sprint(mine); mine["status"] != "closed" || !strings.Contains(got, "三个工作日") || strings.Contains(got, "暂住娘家") {
+	if got := fmt.Sprint(mine); mine["status"] != "closed" || !strings.Contains(got, "三个工作日") || strings.Contains(got, "暂住娘家") ||
+		strings.Contains(got, "电话核实") {
 		t.Errorf("her view = %v, want closed with the messages and without the note", mine)
 	}
+
+	// The admin enters the National Day holidays and their make-up working
+	// days; the caseworker reads them.
+	a.open("/console/cases/calendar")
+	a.wait("the calendar page", `document.querySelector('.calendar-source')?.innerText.includes('尚未')`)
+	a.fill("form", "holidays", "2026-10-01\n2026-10-02\n2026-10-32")
+	a.fill("form", "workdays", "2026-09-20, 2026-10-10")
+	a.click(`form:has([data-field=holidays]) button[type=submit]`)
+	a.wait("the date error", `document.querySelector('[data-field=holidays] .field-error').textContent.includes('2026-10-32')`)
+	a.fill("form", "holidays", "2026-10-01\n2026-10-02\n2026-10-03")
+	a.click(`form:has([data-field=holidays]) button[type=submit]`)
+	a.wait("the saved calendar", `document.querySelector('.calendar-source')?.innerText.includes('第 1 版')`)
+	if code, cal := cs.call(t, "GET", "/api/admin/calendar", cs.adminToken, ""); code != 200 || cal["source"] != "database" ||
+		fmt.Sprint(cal["workdays"]) != "[2026-09-20 2026-10-10]" || fmt.Sprint(cal["holidays"]) != "[2026-10-01 2026-10-02 2026-10-03]" {
+		t.Errorf("GET /api/admin/calendar = %d %v", code, cal)
+	}
+	b.open("/console/cases/calendar")
+	b.wait("the calendar, read only", `document.querySelector('.calendar-workdays')?.innerText.includes('2026-10-10') && !document.querySelector('form [data-field=holidays]')`)
 	// The reveal is in the case's access log.
 	code, log := cs.call(t, "GET", "/api/admin/cases/"+no+"/access-log", cs.adminToken, "")
 	if got := fmt.Sprint(log); code != 200 || !strings.Contains(got, "reveal") || !strings.Contains(got, "电话回访，确认人身安全") {
@@ -1405,7 +1436,7 @@ func testTOTP(t *testing.T, bctx context.Context, cs *consoleServer) {
 // WANJIA_CONSOLE_SCREENSHOTS.
 func testNewPagesFit(t *testing.T, bctx context.Context, cs *consoleServer, made *consoleMade) {
 	paths := []string{"/console/overview", "/console/annual", "/console/lessons", "/console/cases", "/console/cases/new",
-		"/console/cases/stations", "/console/articles", "/console/articles/new", "/console/articles/columns", "/console/security"}
+		"/console/cases/stations", "/console/cases/calendar", "/console/articles", "/console/articles/new", "/console/articles/columns", "/console/security"}
 	paths = append(paths, "/console/campaigns", "/console/campaigns/review")
 	for _, p := range []string{made.course, made.lesson, made.push, made.caseNo, made.article, made.campaign} {
 		if p != "" {

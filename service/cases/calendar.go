@@ -2,30 +2,47 @@ package cases
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Calendar is the working time the first-response clock runs on: working
-// hours on working days, minus holidays, in one zone. Hand-written: the
-// Go libraries for business hours either lack holidays or pull in a
-// holiday feed; this is two loops over days.
+// hours on working days, minus holidays, plus make-up working days (调休:
+// a weekend day the State Council's holiday schedule makes a working day,
+// with the normal hours), in one zone. Hand-written: the Go libraries for
+// business hours either lack holidays or pull in a holiday feed; this is
+// two loops over days.
+//
+// Which deadlines follow a change of the calendar: a deadline is computed
+// from the calendar in force when it is computed — the first-response
+// deadline at intake, its extension when a pause ends — and is not
+// recomputed when staff change the holidays or make-up days later (the
+// case keeps the deadline it was given; staff see it on the case page).
+// The sweep's "a quarter of the time left" reminder measures the time
+// left with the calendar in force at each sweep. The closure deadline
+// counts calendar days and no calendar changes it.
 type Calendar struct {
 	loc        *time.Location
 	start, end time.Duration // offsets from midnight; start < end
 	days       [7]bool       // by time.Weekday
 	holidays   map[string]bool
+	workdays   map[string]bool // make-up working days, whatever their weekday
 }
 
 // maxCalendarDays bounds the day loops (ten years), so no input can make
 // Add or Between spin.
 const maxCalendarDays = 3660
 
+// DateLayout is the format of calendar dates.
+const DateLayout = "2006-01-02"
+
 // NewCalendar returns the calendar of hours ("09:00-17:00"), working days
-// (by time.Weekday, at least one) and holidays ("2026-10-01,2026-10-02",
-// may be empty) in loc.
-func NewCalendar(hours string, days [7]bool, holidays string, loc *time.Location) (Calendar, error) {
-	c := Calendar{loc: loc, days: days, holidays: map[string]bool{}}
+// (by time.Weekday, at least one), holidays and make-up working days
+// (comma-separated dates, "2026-10-01,2026-10-02", either may be empty;
+// no date in both) in loc.
+func NewCalendar(hours string, days [7]bool, holidays, workdays string, loc *time.Location) (Calendar, error) {
+	c := Calendar{loc: loc, days: days, holidays: map[string]bool{}, workdays: map[string]bool{}}
 	if loc == nil {
 		c.loc = shanghai
 	}
@@ -43,22 +60,72 @@ func NewCalendar(hours string, days [7]bool, holidays string, loc *time.Location
 	if !some {
 		return Calendar{}, fmt.Errorf("working days: none")
 	}
-	for _, h := range strings.Split(holidays, ",") {
-		if h = strings.TrimSpace(h); h == "" {
-			continue
+	return c.WithDates(splitDates(holidays), splitDates(workdays))
+}
+
+func splitDates(s string) []string {
+	var out []string
+	for _, d := range strings.Split(s, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			out = append(out, d)
 		}
-		if _, err := time.Parse("2006-01-02", h); err != nil {
-			return Calendar{}, fmt.Errorf("holiday %q: want 2006-01-02", h)
+	}
+	return out
+}
+
+// WithDates returns c with its holidays and make-up working days replaced
+// (dates as DateLayout). A malformed date, or a date in both lists, is an
+// error.
+func (c Calendar) WithDates(holidays, workdays []string) (Calendar, error) {
+	c.holidays, c.workdays = make(map[string]bool, len(holidays)), make(map[string]bool, len(workdays))
+	for _, set := range []struct {
+		what  string
+		dates []string
+		into  map[string]bool
+	}{{"holiday", holidays, c.holidays}, {"make-up working day", workdays, c.workdays}} {
+		for _, d := range set.dates {
+			if _, err := time.Parse(DateLayout, d); err != nil {
+				return Calendar{}, fmt.Errorf("%s %q: want 2006-01-02", set.what, d)
+			}
+			set.into[d] = true
 		}
-		c.holidays[h] = true
+	}
+	for d := range c.workdays {
+		if c.holidays[d] {
+			return Calendar{}, fmt.Errorf("%s is both a holiday and a make-up working day", d)
+		}
 	}
 	return c, nil
+}
+
+// Holidays returns the holidays, sorted.
+func (c Calendar) Holidays() []string { return sortedKeys(c.holidays) }
+
+// Workdays returns the make-up working days, sorted.
+func (c Calendar) Workdays() []string { return sortedKeys(c.workdays) }
+
+// Hours returns the working hours as "HH:MM-HH:MM".
+func (c Calendar) Hours() string {
+	f := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
+	return f(c.start) + "-" + f(c.end)
+}
+
+// Weekdays returns the working weekdays, by time.Weekday.
+func (c Calendar) Weekdays() [7]bool { return c.days }
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // DefaultCalendar is Monday to Friday, 09:00–17:00, Asia/Shanghai, no
 // holidays.
 func DefaultCalendar() Calendar {
-	c, _ := NewCalendar("09:00-17:00", [7]bool{false, true, true, true, true, true, false}, "", shanghai)
+	c, _ := NewCalendar("09:00-17:00", [7]bool{false, true, true, true, true, true, false}, "", "", shanghai)
 	return c
 }
 
@@ -71,9 +138,12 @@ func clock(s string) (time.Duration, error) {
 }
 
 // window returns the working window of the day that starts at midnight
-// day, and whether the day has one.
+// day, and whether the day has one: a make-up working day has one
+// whatever its weekday; otherwise a working weekday that is not a
+// holiday.
 func (c Calendar) window(day time.Time) (time.Time, time.Time, bool) {
-	if !c.days[day.Weekday()] || c.holidays[day.Format("2006-01-02")] {
+	date := day.Format(DateLayout)
+	if !c.workdays[date] && (!c.days[day.Weekday()] || c.holidays[date]) {
 		return time.Time{}, time.Time{}, false
 	}
 	return day.Add(c.start), day.Add(c.end), true

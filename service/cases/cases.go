@@ -47,12 +47,15 @@ type Store interface {
 	CaseIDs(ctx context.Context, afterID int64, limit int) ([]int64, error)
 	ReceivedEvents(ctx context.Context, from, to, until time.Time) ([]model.CaseEvent, error)
 	EventsBetween(ctx context.Context, kinds []model.CaseEventKind, from, to time.Time) ([]model.CaseEvent, error)
+	CategoryChanges(ctx context.Context, from, to time.Time) ([]model.CaseEvent, error)
 	CreateStation(ctx context.Context, s model.Station) (model.Station, error)
 	UpdateStation(ctx context.Context, s model.Station) (model.Station, error)
 	StationByID(ctx context.Context, id int64) (model.Station, error)
 	Stations(ctx context.Context, activeOnly bool) ([]model.Station, error)
 	AddAccess(ctx context.Context, a model.CaseAccess) error
 	AccessLog(ctx context.Context, caseID int64, p model.Page) ([]model.CaseAccess, string, error)
+	WorkCalendar(ctx context.Context) (model.WorkCalendar, error)
+	SaveWorkCalendar(ctx context.Context, wc model.WorkCalendar, ifVersion int) (model.WorkCalendar, error)
 }
 
 // Notifier sends notices (notify.Service satisfies it).
@@ -100,7 +103,8 @@ const NeutralTitle = "您的咨询有新进展"
 type Options struct {
 	FirstResponseHours int           // working hours to the first response; 24
 	CloseDays          int           // calendar days to closure; 30
-	Calendar           *Calendar     // working time; Mon–Fri 09:00–17:00 Asia/Shanghai
+	Calendar           *Calendar     // working time; Mon–Fri 09:00–17:00 Asia/Shanghai; its dates until staff save theirs
+	CalendarRefresh    time.Duration // how long a copy keeps the calendar it read from the database; 5 s
 	Retention          time.Duration // after closure, until anonymisation; 1095 days
 	IntakePerDay       int           // Mini Program cases per person per 24 h; 10
 	MessagesPerDay     int           // her messages per case per 24 h; 50
@@ -113,6 +117,7 @@ const (
 	DefaultRetention          = 1095 * 24 * time.Hour
 	DefaultIntakePerDay       = 10
 	DefaultMessagesPerDay     = 50
+	DefaultCalendarRefresh    = 5 * time.Second
 )
 
 // Deps are what New needs; Store, Notifier, Audit, Keys and Staff are
@@ -145,7 +150,8 @@ type Service struct {
 	now    func() time.Time
 	rand   io.Reader
 	opts   Options
-	cal    Calendar
+	cal    Calendar // the configured calendar: hours, weekdays and the seed dates
+	cals   calendarCache
 
 	intakes *prometheus.CounterVec // by channel and danger
 	slaSeen *prometheus.CounterVec // by sla and step
@@ -182,6 +188,9 @@ func New(d Deps) (*Service, error) {
 	}
 	if o.MessagesPerDay <= 0 {
 		o.MessagesPerDay = DefaultMessagesPerDay
+	}
+	if o.CalendarRefresh <= 0 {
+		o.CalendarRefresh = DefaultCalendarRefresh
 	}
 	if o.Calendar != nil {
 		s.cal = *o.Calendar
@@ -249,11 +258,14 @@ func (s *Service) newCaseNo(now time.Time) (string, error) {
 type change struct {
 	s      *Service
 	c      *model.Case
+	cal    Calendar // the working calendar in force (Service.calendar)
 	now    time.Time
 	events []model.CaseEvent
 }
 
-func (s *Service) change(c *model.Case) *change { return &change{s: s, c: c, now: s.now()} }
+func (s *Service) change(c *model.Case, cal Calendar) *change {
+	return &change{s: s, c: c, cal: cal, now: s.now()}
+}
 
 // add seals e's body under its seq and appends it.
 func (ch *change) add(e model.CaseEvent) error {
@@ -331,7 +343,7 @@ func (ch *change) resume() {
 	if ch.now.After(c.WaitingSince) {
 		c.CloseDue = c.CloseDue.Add(ch.now.Sub(c.WaitingSince))
 		if c.FirstResponseAt.IsZero() {
-			c.FirstResponseDue = ch.s.cal.Add(c.FirstResponseDue, ch.s.cal.Between(c.WaitingSince, ch.now))
+			c.FirstResponseDue = ch.cal.Add(c.FirstResponseDue, ch.cal.Between(c.WaitingSince, ch.now))
 		}
 	}
 	c.WaitingUser, c.WaitingSince = false, time.Time{}
@@ -430,11 +442,15 @@ func (s *Service) update(ctx context.Context, p model.Principal, no string, fn f
 	if !model.ValidCaseNo(no) {
 		return model.Case{}, nil, errNotFound()
 	}
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return model.Case{}, nil, err
+	}
 	c, evs, err := s.store.Update(ctx, no, func(c *model.Case) ([]model.CaseEvent, error) {
 		if !inScope(p, *c) {
 			return nil, errNotFound()
 		}
-		ch := s.change(c)
+		ch := s.change(c, cal)
 		if err := fn(ch); err != nil {
 			return nil, err
 		}

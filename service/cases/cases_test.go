@@ -623,7 +623,7 @@ func TestSLASweep(t *testing.T) {
 }
 
 func TestCalendar(t *testing.T) {
-	cal, err := cases.NewCalendar("09:00-17:00", [7]bool{false, true, true, true, true, true, false}, "2026-10-01,2026-10-02", sh)
+	cal, err := cases.NewCalendar("09:00-17:00", [7]bool{false, true, true, true, true, true, false}, "2026-10-01,2026-10-02", "", sh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -661,15 +661,22 @@ func TestCalendar(t *testing.T) {
 		t.Error("Working() disagrees with the calendar")
 	}
 	for _, bad := range []string{"17:00-09:00", "9-5", "", "09:00-25:00"} {
-		if _, err := cases.NewCalendar(bad, [7]bool{true}, "", sh); err == nil {
+		if _, err := cases.NewCalendar(bad, [7]bool{true}, "", "", sh); err == nil {
 			t.Errorf("NewCalendar(%q) = nil error", bad)
 		}
 	}
-	if _, err := cases.NewCalendar("09:00-17:00", [7]bool{}, "", sh); err == nil {
+	if _, err := cases.NewCalendar("09:00-17:00", [7]bool{}, "", "", sh); err == nil {
 		t.Error("NewCalendar(no working day) = nil error")
 	}
-	if _, err := cases.NewCalendar("09:00-17:00", [7]bool{true}, "2026-02-30", sh); err == nil {
+	if _, err := cases.NewCalendar("09:00-17:00", [7]bool{true}, "2026-02-30", "", sh); err == nil {
 		t.Error("NewCalendar(bad holiday) = nil error")
+	}
+	if _, err := cases.NewCalendar("09:00-17:00", [7]bool{true}, "", "2026-9-20", sh); err == nil {
+		t.Error("NewCalendar(bad make-up day) = nil error")
+	}
+	if _, err := cases.NewCalendar("09:00-17:00", [7]bool{true}, "2026-10-01,2026-10-02", "2026-10-02", sh); err == nil ||
+		!strings.Contains(err.Error(), "2026-10-02 is both") {
+		t.Errorf("NewCalendar(a date in both lists) = %v, want an error naming it", err)
 	}
 }
 

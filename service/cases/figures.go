@@ -15,10 +15,11 @@ var _ model.FigureSource = (*Service)(nil)
 
 // The written definitions of the case figures.
 const (
-	defReceived = "统计期内新登记的维权案件数（小程序提交、12338热线和来访登记），按案件事件日志中的登记事件计，一件案件计1起。"
+	defReceived = "统计期内新登记的维权案件数（小程序提交、12338热线和来访登记），按案件事件日志中的登记事件计，一件案件计1起。" +
+		"按类别分列时以案件现在的类别为准：登记后工作人员更正过类别的，按最后一次更正后的类别计，更正在统计期后作出的也一样。"
 	defContacts = "统计期内当事人与我们接触的人次：每件新登记的案件计1人次；工作人员登记的当事人来电、来访（呼入）每次计1人次；" +
 		"当事人在小程序留言，每件案件每天最多计1人次，当天已有登记或来电来访的不重复计。"
-	defClosed   = "统计期内登记的案件中，到统计期末处于“已结案”状态的案件数；结案后重新开启且期末前未再结案的不计。"
+	defClosed   = "统计期内登记的案件中，到统计期末处于“已结案”状态的案件数；结案后重新开启且期末前未再结案的不计。按类别分列同“接待维权”。"
 	defRate     = "结案率 = 结案数 ÷ 接待维权数，二者均只计统计期内登记的案件，是否结案以统计期末的状态为准（按事件日志重算，不用计数器）。"
 	defClosedIn = "统计期内有结案记录的案件数，不论案件在何时登记；同一案件期内多次结案计1起。"
 	defFirstMed = "统计期内登记、且在期末前得到首次响应的案件，从登记到首次响应的自然时间（小时）的中位数；首次响应指工作人员首次受理、分派、变更状态、" +
@@ -45,10 +46,24 @@ func dayKey(t time.Time) string   { return t.In(shanghai).Format("2006-01-02") }
 // FigureSection reports the 12338 figures of [from, to), computed from the
 // event log only (model.FigureSource). It does not check roles: the
 // callers (the staff workspace, Figures) do.
+//
+// Statuses are as of the end of the period; a case's category is its
+// category now: the intake's, or the last correction (EventCategory)
+// whenever it was made, even after the period — a correction says what
+// the case was about from the start, so a year's figures by category
+// change when staff correct one of its cases later.
 func (s *Service) FigureSection(ctx context.Context, from, to time.Time) (model.FigureSection, error) {
 	evs, err := s.store.ReceivedEvents(ctx, from, to, to)
 	if err != nil {
 		return model.FigureSection{}, fmt.Errorf("case figures: %w", err)
+	}
+	corrections, err := s.store.CategoryChanges(ctx, from, to)
+	if err != nil {
+		return model.FigureSection{}, fmt.Errorf("case figures: %w", err)
+	}
+	category := map[int64]string{} // the last correction of each case
+	for _, e := range corrections {
+		category[e.CaseID] = e.Meta["to"]
 	}
 	facts := map[int64]*caseFacts{}
 	var order []int64
@@ -59,6 +74,9 @@ func (s *Service) FigureSection(ctx context.Context, from, to time.Time) (model.
 				continue // cannot happen: the intake is seq 1
 			}
 			f = &caseFacts{category: e.Meta["category"], month: monthKey(e.At), received: e.At}
+			if c, ok := category[e.CaseID]; ok {
+				f.category = c
+			}
 			facts[e.CaseID] = f
 			order = append(order, e.CaseID)
 		}

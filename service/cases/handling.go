@@ -232,6 +232,16 @@ func (in TransitionInput) Valid() map[string]string {
 	return bad
 }
 
+// stationFull gives the store's station_full conflict the message that
+// fits the caller's action; other errors pass as they are.
+func stationFull(err error, message string) error {
+	var me *model.Error
+	if errors.As(err, &me) && me.Code == "station_full" {
+		return model.Coded(model.ErrConflict, "station_full", message)
+	}
+	return err
+}
+
 func errTransition(from, to model.CaseStatus) error {
 	return model.Coded(model.ErrConflict, "invalid_transition",
 		fmt.Sprintf("案件当前为“%s”，不能变更为“%s”", from.Name(), to.Name()))
@@ -240,6 +250,9 @@ func errTransition(from, to model.CaseStatus) error {
 // Transition changes the status of a case in scope (audited). See
 // TransitionInput. The SLA effects: closing ends a pause and records a
 // late closure as a breach; reopening starts a new closure clock.
+// Reopening a closed case, or taking a resolved one back into work,
+// returns it to its station's open load: a station at capacity refuses
+// it with 409 station_full, as an assignment would.
 func (s *Service) Transition(ctx context.Context, no string, in TransitionInput) (model.Case, error) {
 	p, err := requireCaseworker(ctx)
 	if err != nil {
@@ -291,7 +304,7 @@ func (s *Service) Transition(ctx context.Context, no string, in TransitionInput)
 		return nil
 	})
 	if err != nil {
-		return model.Case{}, err
+		return model.Case{}, stationFull(err, "该服务站在办案件已满，案件不能回到该站办理：请管理员调高该站的在办上限，或先把该站其他在办案件转派出去")
 	}
 	s.record(ctx, "case.transition", "case", c.CaseNo, map[string]any{"status": from},
 		map[string]any{"status": c.Status, "outcome": c.Outcome})
@@ -304,8 +317,10 @@ func (s *Service) Transition(ctx context.Context, no string, in TransitionInput)
 // characters: moving a case away from the people handling it is a
 // decision to explain); for a first assignment the reason is optional, as
 // API.md's {"station_id"} allows. The case becomes assigned; the station's
-// duty staff are told. A station at capacity is 409 station_full
-// (capacity guides routing: two assignments racing may pass it by one).
+// duty staff are told. A station at capacity is 409 station_full: the
+// store counts the station's open cases under the station's row lock in
+// the transaction that moves the case, so assignments racing to one
+// station never pass its capacity.
 func (s *Service) Assign(ctx context.Context, no string, stationID int64, reason string) (model.Case, error) {
 	p, err := requireCaseworker(ctx)
 	if err != nil {
@@ -328,15 +343,6 @@ func (s *Service) Assign(ctx context.Context, no string, stationID int64, reason
 	}
 	if err != nil {
 		return model.Case{}, err
-	}
-	if st.Capacity > 0 {
-		loads, err := s.store.StationLoads(ctx)
-		if err != nil {
-			return model.Case{}, err
-		}
-		if loads[st.ID] >= st.Capacity {
-			return model.Case{}, model.Coded(model.ErrConflict, "station_full", "该服务站在办案件已满，请选择其他服务站")
-		}
 	}
 	var fromStation int64
 	c, evs, err := s.update(ctx, p, no, func(ch *change) error {
@@ -361,7 +367,7 @@ func (s *Service) Assign(ctx context.Context, no string, stationID int64, reason
 		return ch.staffEvent(p, e)
 	})
 	if err != nil {
-		return model.Case{}, err
+		return model.Case{}, stationFull(err, "该服务站在办案件已满，请选择其他服务站")
 	}
 	action := "case.assign"
 	if fromStation != 0 {
@@ -371,6 +377,51 @@ func (s *Service) Assign(ctx context.Context, no string, stationID int64, reason
 	seq := evs[len(evs)-1].Seq
 	s.alertStaff(ctx, c, stationID, "新分派的维权案件", "assign:"+strconv.Itoa(seq), c.Danger)
 	s.tellOwner(ctx, c)
+	return c, nil
+}
+
+// SetCategory corrects the category of a case in scope (caseworkers, as
+// for assignments; audited): she may have filed under 其他 what is really
+// 家庭暴力. The reason (1–200 characters) is required and kept sealed in
+// the event, an internal record: she is not notified, and danger stays as
+// it is. Following the transition matrix, a closed case is settled: 409
+// closed until it is reopened. The same category is 409 same_category.
+// Lists, routing and the figures by category use the corrected category
+// (see FigureSection).
+func (s *Service) SetCategory(ctx context.Context, no string, category model.CaseCategory, reason string) (model.Case, error) {
+	p, err := requireCaseworker(ctx)
+	if err != nil {
+		return model.Case{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	bad := map[string]string{}
+	if !category.Valid() {
+		bad["category"] = "请选择求助类别"
+	}
+	if msg := textProblem(reason, 1, maxReason); msg != "" {
+		bad["reason"] = msg
+	}
+	if err := model.Invalid(bad); err != nil {
+		return model.Case{}, err
+	}
+	var from model.CaseCategory
+	c, _, err := s.update(ctx, p, no, func(ch *change) error {
+		c := ch.c
+		switch {
+		case c.Status == model.CaseClosed:
+			return model.Coded(model.ErrConflict, "closed", "案件已结案，请先重新开启")
+		case c.Category == category:
+			return model.Coded(model.ErrConflict, "same_category", "案件已是该类别")
+		}
+		from = c.Category
+		c.Category = category
+		return ch.staffEvent(p, model.CaseEvent{Kind: model.EventCategory, Body: reason,
+			Meta: map[string]string{"from": string(from), "to": string(category)}})
+	})
+	if err != nil {
+		return model.Case{}, err
+	}
+	s.record(ctx, "case.category", "case", c.CaseNo, map[string]any{"category": from}, map[string]any{"category": category})
 	return c, nil
 }
 

@@ -218,8 +218,11 @@ func (s *Service) SubmitMP(ctx context.Context, userID int64, in IntakeInput) (I
 
 // SubmitStaff takes a case from a hotline call or a visit (caseworkers and
 // admins; audited). Its first response is the intake itself. A station
-// caseworker's case is assigned to her station at once; a district
-// coordinator's case belongs to her district.
+// caseworker's case is assigned to her station at once, whatever the
+// station's load: she is taking the call or the visit, and the case must
+// be recorded where she can see it (it counts towards the load from then
+// on; only assignments, transfers and reopenings are refused at
+// capacity). A district coordinator's case belongs to her district.
 func (s *Service) SubmitStaff(ctx context.Context, in IntakeInput) (IntakeResult, error) {
 	p, err := requireCaseworker(ctx)
 	if err != nil {
@@ -266,10 +269,13 @@ func (s *Service) intake(ctx context.Context, p model.Principal, userID int64, i
 		contact.From, contact.To, contact.Note = strings.TrimSpace(contact.From), strings.TrimSpace(contact.To),
 			strings.TrimSpace(contact.Note)
 	}
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return IntakeResult{}, fmt.Errorf("intake: %w", err)
+	}
 	var stored model.Case
-	var err error
 	for range 3 { // a case-number collision (64 random bits) is retried
-		stored, err = s.insert(ctx, p, userID, in, contact, now)
+		stored, err = s.insert(ctx, p, userID, in, contact, cal, now)
 		if !errors.Is(err, model.ErrConflict) {
 			break
 		}
@@ -290,7 +296,7 @@ func (s *Service) intake(ctx context.Context, p model.Principal, userID int64, i
 }
 
 func (s *Service) insert(ctx context.Context, p model.Principal, userID int64, in IntakeInput, contact model.ContactPrefs,
-	now time.Time) (model.Case, error) {
+	cal Calendar, now time.Time) (model.Case, error) {
 	no, err := s.newCaseNo(now)
 	if err != nil {
 		return model.Case{}, err
@@ -298,7 +304,7 @@ func (s *Service) insert(ctx context.Context, p model.Principal, userID int64, i
 	c := model.Case{
 		CaseNo: no, UserID: userID, Channel: in.Channel, Category: in.Category, District: strings.TrimSpace(in.District),
 		Status: model.CaseReceived, Danger: in.Danger, Anonymous: in.Anonymous, ReceivedAt: now,
-		FirstResponseDue: s.cal.Add(now, time.Duration(s.opts.FirstResponseHours)*time.Hour),
+		FirstResponseDue: cal.Add(now, time.Duration(s.opts.FirstResponseHours)*time.Hour),
 		CloseDue:         now.Add(time.Duration(s.opts.CloseDays) * 24 * time.Hour), CreatedBy: p.SubjectID,
 	}
 	cj, err := json.Marshal(contact)
@@ -318,7 +324,7 @@ func (s *Service) insert(ctx context.Context, p model.Principal, userID int64, i
 			return model.Case{}, err
 		}
 	}
-	ch := s.change(&c)
+	ch := s.change(&c, cal)
 	ch.now = now
 	intake := model.CaseEvent{Kind: model.EventIntake, ToStatus: model.CaseReceived, Visible: true, ActorKind: model.ActorOwner,
 		Meta: map[string]string{

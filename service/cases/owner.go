@@ -59,11 +59,15 @@ func (s *Service) ownerUpdate(ctx context.Context, userID int64, no string, fn f
 	if !model.ValidCaseNo(no) || userID == 0 {
 		return model.Case{}, nil, errNotFound()
 	}
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return model.Case{}, nil, err
+	}
 	c, evs, err := s.store.Update(ctx, no, func(c *model.Case) ([]model.CaseEvent, error) {
 		if c.UserID != userID || !c.AnonymisedAt.IsZero() {
 			return nil, errNotFound()
 		}
-		ch := s.change(c)
+		ch := s.change(c, cal)
 		if err := fn(ch); err != nil {
 			return nil, err
 		}

@@ -137,7 +137,7 @@ func (s *Service) anonymise(ctx context.Context, c model.Case, cutoff time.Time)
 			if c.Status != model.CaseClosed || !c.ClosedAt.Before(cutoff) || !c.AnonymisedAt.IsZero() {
 				return nil, errSkip // reopened or done meanwhile
 			}
-			ch := s.change(c)
+			ch := s.change(c, s.cal) // anonymising ends a pause without resuming the clocks: no calendar is read
 			fields := sealedFields(*c)
 			c.NameSealed, c.PhoneSealed, c.DescriptionSealed, c.ContactSealed, c.FeedbackSealed = "", "", "", "", ""
 			c.UserID, c.AnonymisedAt, c.WaitingUser, c.WaitingSince = 0, ch.now, false, time.Time{}

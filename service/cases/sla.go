@@ -37,7 +37,7 @@ type slaStep struct {
 // (first response not given; case not closed) that is not paused, a
 // breach once it is overdue, or a reminder once a quarter of its time is
 // left — each once (the flags).
-func (s *Service) slaSteps(c model.Case, now time.Time) []slaStep {
+func (s *Service) slaSteps(c model.Case, now time.Time, cal Calendar) []slaStep {
 	if c.Status == model.CaseClosed || c.WaitingUser || !c.AnonymisedAt.IsZero() {
 		return nil
 	}
@@ -50,7 +50,7 @@ func (s *Service) slaSteps(c model.Case, now time.Time) []slaStep {
 				out = append(out, slaStep{slaFirstResponse, stepBreached, model.SLAFirstBreached})
 			}
 		case c.SLAFlags&(model.SLAFirstReminded|model.SLAFirstBreached) == 0 &&
-			s.cal.Between(now, c.FirstResponseDue) <= total/remindShare:
+			cal.Between(now, c.FirstResponseDue) <= total/remindShare:
 			out = append(out, slaStep{slaFirstResponse, stepReminded, model.SLAFirstReminded})
 		}
 	}
@@ -87,6 +87,10 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	var errs []error
 	now := s.now()
+	cal, err := s.calendar(ctx)
+	if err != nil {
+		return res, fmt.Errorf("sla sweep: %w", err)
+	}
 	var adminIDs []int64
 	admins := func() ([]int64, error) { // once per sweep
 		if adminIDs != nil {
@@ -106,10 +110,10 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 		for _, c := range cs {
 			after = c.ID
-			if len(s.slaSteps(c, now)) == 0 {
+			if len(s.slaSteps(c, now, cal)) == 0 {
 				continue
 			}
-			if err := s.sweepCase(ctx, c, now, &res, admins); err != nil {
+			if err := s.sweepCase(ctx, c, now, cal, &res, admins); err != nil {
 				errs = append(errs, fmt.Errorf("case %d: %w", c.ID, err))
 			}
 		}
@@ -146,11 +150,12 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 
 // sweepCase applies what is due to one case under its lock and then sends
 // the reminders and escalations.
-func (s *Service) sweepCase(ctx context.Context, c model.Case, now time.Time, res *SweepResult, admins func() ([]int64, error)) error {
+func (s *Service) sweepCase(ctx context.Context, c model.Case, now time.Time, cal Calendar, res *SweepResult,
+	admins func() ([]int64, error)) error {
 	var steps []slaStep
 	c, _, err := s.store.Update(ctx, c.CaseNo, func(c *model.Case) ([]model.CaseEvent, error) {
-		steps = s.slaSteps(*c, now) // again, on the locked row
-		ch := s.change(c)
+		steps = s.slaSteps(*c, now, cal) // again, on the locked row
+		ch := s.change(c, cal)
 		ch.now = now
 		for _, st := range steps {
 			c.SLAFlags |= st.flag

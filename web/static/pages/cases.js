@@ -1,14 +1,16 @@
 // 12338: the case queue by status and by SLA (overdue first), hotline and
 // walk-in intake, a case's page (masked contact data with a logged reveal,
-// routing and assignment, transitions with the outcome on closure,
-// internal notes kept apart from the messages she sees, the event chain
-// check, the access log) and the service stations (api/cases.go; role
-// caseworker, who sees her own station's cases only: the server answers
-// 404 for others, shown as "not found" with nothing of the case).
+// routing and assignment, transitions with the outcome on closure, the
+// category corrected with a reason, internal notes kept apart from the
+// messages she sees, the event chain check, the access log), the service
+// stations and the working calendar the SLA runs on (holidays and make-up
+// working days, edited by admins) (api/cases.go; role caseworker, who sees
+// her own station's cases only: the server answers 404 for others, shown
+// as "not found" with nothing of the case).
 //
 // Routes: /cases (?status=&view=sla) · /cases/new · /cases/stations ·
-// /cases/:case_no.
-import { get, post, patch, del, ApiError } from '../js/api.js';
+// /cases/calendar · /cases/:case_no.
+import { get, post, put, patch, del, ApiError } from '../js/api.js';
 import {
   h, clear, card, pageHeader, tabs, form, table, paged, link, loading, errorBox, button, action, badge, dialog, toast,
 } from '../js/ui.js';
@@ -21,6 +23,7 @@ export async function render(main, ctx) {
   const [first] = ctx.parts;
   if (first === 'new') return renderIntake(main, ctx);
   if (first === 'stations') return renderStations(main, ctx);
+  if (first === 'calendar') return renderCalendar(main, ctx);
   if (first) return renderCase(main, ctx, first);
   return renderQueue(main, ctx);
 }
@@ -133,7 +136,8 @@ async function renderQueue(main, ctx) {
   const admin = hasRole(['admin']);
   main.append(pageHeader('12338', '妇女维权求助：受理、分派与办理。联系方式默认脱敏显示，查看完整信息会记入访问日志。',
     link('/cases/new', '登记来电/来访', 'btn btn-primary intake-link'),
-    link('/cases/stations', admin ? '服务站管理' : '服务站', 'btn')),
+    link('/cases/stations', admin ? '服务站管理' : '服务站', 'btn'),
+    link('/cases/calendar', '工作日历', 'btn calendar-link')),
   tabs([
     { label: '待办（按时限）', path: '/cases', active: view === 'sla' },
     { label: '全部', path: '/cases?view=all', active: view === 'all' },
@@ -250,6 +254,7 @@ function renderIntake(main, ctx) {
 const eventKinds = {
   intake: '登记', status: '状态变更', assign: '分派', note: '内部备注', reply: '回复求助人', message: '求助人留言',
   contact: '联系记录', waiting: '等待求助人', feedback: '求助人评价', contact_prefs: '联系偏好', sla: '时限', anonymised: '匿名化',
+  category: '类别更正',
 };
 const contactChannels = { phone: '电话', visit: '面谈/走访', other: '其他' };
 const directions = { inbound: '求助人主动联系', outbound: '我们联系求助人' };
@@ -273,6 +278,7 @@ function eventLine(e, stations) {
     case 'sla': return `${m.sla === 'first_response' ? '首次响应' : '结案'}时限${m.step === 'breached' ? '已超时' : '即将到期提醒'}`;
     case 'contact_prefs': return '求助人修改了联系偏好';
     case 'anonymised': return '已按保存期限清除个人信息';
+    case 'category': return `类别更正：${label(caseCategories, m.from) || m.from} → ${label(caseCategories, m.to) || m.to}`;
     case 'note': return '内部备注';
     default: return eventKinds[e.kind] || e.kind;
   }
@@ -344,6 +350,8 @@ async function renderCase(main, ctx, caseNo) {
     h('div', { class: 'grid-2' },
       card('求助内容', h('p', { class: 'story' }, c.description || '—'),
         h('dl', { class: 'kv small' },
+          h('dt', null, '类别'), h('dd', null, c.category_name || label(caseCategories, c.category),
+            closed || c.anonymised ? null : [' ', categoryButton(c, path, ctx)]),
           h('dt', null, '接收时间'), h('dd', null, time(c.received_at)),
           h('dt', null, '区县'), h('dd', null, c.district || '—'),
           h('dt', null, '服务站'), h('dd', null, c.station ? c.station.name : stationName(stations, c.station_id)),
@@ -387,6 +395,33 @@ async function renderCase(main, ctx, caseNo) {
       { label: '原因', value: (a) => a.reason || '' },
     ], (cursor) => get(path + '/access-log', { cursor, limit: 20 }), '暂无记录。'));
   }
+}
+
+// categoryButton corrects the category she chose (or staff recorded):
+// with a reason, kept as an internal record; the figures by category
+// follow the corrected one.
+function categoryButton(c, path, ctx) {
+  return button('更正类别', async () => {
+    const r = await dialog({
+      title: '更正案件类别',
+      message: '当前类别：' + (c.category_name || label(caseCategories, c.category)) + '。更正会记入内部记录（求助人看不到），统计按更正后的类别计。',
+      submitLabel: '更正',
+      fields: [
+        { name: 'category', label: '正确的类别', type: 'select',
+          options: [['', '请选择'], ...Object.entries(caseCategories).filter(([k]) => k !== c.category)] },
+        { name: 'reason', label: '更正原因', type: 'textarea', rows: 2, required: true, placeholder: '如：电话核实，实为家庭暴力' },
+      ],
+      validate: (v) => {
+        const bad = {};
+        if (!v.category) bad.category = '请选择正确的类别';
+        if (!v.reason.trim()) bad.reason = '请写明更正原因';
+        return Object.keys(bad).length ? bad : null;
+      },
+      onSubmit: (v) => post(path + '/category', { category: v.category, reason: v.reason.trim() }),
+      successMessage: (r) => '类别已更正为“' + (r.category_name || label(caseCategories, r.category)) + '”',
+    });
+    if (r) ctx.refresh();
+  }, 'btn btn-small set-category');
 }
 
 function waitingButton(c, path, ctx) {
@@ -605,4 +640,55 @@ function stationActions(s, ctx) {
     }
   }, 'btn btn-small' + (s.active ? ' btn-danger' : ''));
   return h('div', { class: 'row' }, edit, toggle);
+}
+
+// --- the working calendar ---
+
+const weekdayNames = { mon: '周一', tue: '周二', wed: '周三', thu: '周四', fri: '周五', sat: '周六', sun: '周日' };
+
+// dateList reads dates typed one a line or separated by commas, spaces or
+// 、; the server checks them.
+function dateList(s) {
+  return String(s || '').split(/[\s,，、]+/).map((x) => x.trim()).filter(Boolean);
+}
+
+async function renderCalendar(main, ctx) {
+  const admin = hasRole(['admin']);
+  main.append(link('/cases', '← 返回案件列表'),
+    pageHeader('工作日历', '首次响应时限按工作时间计算：节假日不计，调休上班日按正常工作时间计。'));
+  const box = h('div', null, loading());
+  main.append(box);
+  let cal;
+  try {
+    cal = await get('/calendar');
+  } catch (err) {
+    clear(box, errorBox(err, () => ctx.refresh()));
+    return;
+  }
+  const facts = card('工作时间', h('dl', { class: 'kv' },
+    h('dt', null, '每天'), h('dd', null, cal.working_hours.replace('-', '–')),
+    h('dt', null, '工作日'), h('dd', null, (cal.working_days || []).map((d) => weekdayNames[d] || d).join('、')),
+    h('dt', null, '节假日与调休'), h('dd', { class: 'calendar-source' }, cal.source === 'database'
+      ? `管理员于 ${time(cal.updated_at)} 保存（第 ${cal.version} 版）`
+      : '来自部署配置，管理员尚未在此保存')),
+  h('p', { class: 'muted small' }, '工作时间和工作日在部署配置中设置。修改节假日后，新登记的案件按新日历计算时限；已有案件的时限不重新计算。'));
+  if (!admin) {
+    clear(box, facts, card('节假日', h('p', { class: 'calendar-holidays' }, (cal.holidays || []).join('、') || '无')),
+      card('调休上班日', h('p', { class: 'calendar-workdays' }, (cal.workdays || []).join('、') || '无')),
+      h('p', { class: 'muted small' }, '只有管理员可以修改节假日和调休上班日。'));
+    return;
+  }
+  const f = form({
+    fields: [
+      { name: 'holidays', label: '节假日（不计工作时间）', type: 'textarea', rows: 8, value: (cal.holidays || []).join('\n'),
+        hint: '每行一个日期，如 2026-10-01；最多 400 个', full: true },
+      { name: 'workdays', label: '调休上班日（按正常工作时间计，即使是周末）', type: 'textarea', rows: 4,
+        value: (cal.workdays || []).join('\n'), hint: '如 2026-09-20（周日）、2026-10-10（周六）', full: true },
+    ],
+    submitLabel: '保存日历',
+    onSubmit: (v) => put('/calendar', { holidays: dateList(v.holidays), workdays: dateList(v.workdays), version: cal.version }),
+    successMessage: '工作日历已保存',
+    onSuccess: () => ctx.refresh(),
+  });
+  clear(box, facts, card('节假日与调休', f.el));
 }
