@@ -188,7 +188,8 @@ type LessonStore interface {
 	WithdrawLesson(ctx context.Context, id int64, now time.Time) (l Lesson, ok bool, err error)
 	// RestoreLesson moves a withdrawn lesson back to published (keeping
 	// its publish time and push) with one conditional UPDATE; ok is false
-	// when it was not withdrawn.
+	// when it was not withdrawn. A lesson of an archived course is
+	// ErrConflict (course_deleted).
 	RestoreLesson(ctx context.Context, id int64, now time.Time) (l Lesson, ok bool, err error)
 	// UnscheduleCourse makes every scheduled lesson of courseID a draft
 	// (one conditional UPDATE) and returns how many it changed.

@@ -430,8 +430,15 @@ func (ls *Lessons) DeleteLesson(ctx context.Context, id int64) (bool, error) {
 	if res.RowsAffected > 0 {
 		return true, nil
 	}
-	if _, err := ls.LessonByID(ctx, id); err != nil {
-		return false, err
+	// Gone, or published? A locking read sees the row as committed now
+	// (on MySQL a plain one would read the transaction's snapshot).
+	c := ls.db.conn(ctx)
+	if ls.db.driver != "sqlite" {
+		c = c.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var row lessonRow
+	if err := c.Select("id").Where("id = ?", id).Take(&row).Error; err != nil {
+		return false, notFound(err, errLessonNotFound)
 	}
 	return false, nil
 }
@@ -457,9 +464,52 @@ func (ls *Lessons) WithdrawLesson(ctx context.Context, id int64, now time.Time) 
 }
 
 // RestoreLesson moves a withdrawn lesson back to published; published_at
-// and push_id stay as they were.
+// and push_id stay as they were. It holds the course's row first (as
+// DeleteCourse does), so a course archived at the same moment either
+// refuses the restore (course_deleted) or sees the lesson published.
 func (ls *Lessons) RestoreLesson(ctx context.Context, id int64, now time.Time) (model.Lesson, bool, error) {
-	return ls.setStatus(ctx, id, model.LessonWithdrawn, model.LessonPublished, now)
+	var out model.Lesson
+	ok := false
+	err := ls.db.WithTx(ctx, func(ctx context.Context) error {
+		l, err := ls.LessonByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := ls.lockCourse(ctx, l.CourseID); err != nil {
+			if errors.Is(err, model.ErrNotFound) {
+				return errCourseDeleted
+			}
+			return err
+		}
+		out, ok, err = ls.setStatus(ctx, id, model.LessonWithdrawn, model.LessonPublished, now)
+		return err
+	})
+	if err != nil {
+		return model.Lesson{}, false, err
+	}
+	return out, ok, nil
+}
+
+var errCourseDeleted = model.Coded(model.ErrConflict, "course_deleted", "微课所在的课程已删除，不能重新上架")
+
+// lockCourse holds course id's row until the transaction ends (SELECT …
+// FOR UPDATE; SQLite's transactions are serialized already), or returns
+// ErrNotFound when it is missing or archived. The read is a locking one,
+// so on MySQL it sees the row as committed now, not the transaction's
+// snapshot.
+func (ls *Lessons) lockCourse(ctx context.Context, id int64) error {
+	c := ls.db.conn(ctx)
+	if ls.db.driver != "sqlite" {
+		c = c.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var row courseRow
+	if err := c.Select("id", "deleted_at").Where("id = ?", id).Take(&row).Error; err != nil {
+		return notFound(err, errCourseNotFound)
+	}
+	if row.DeletedAt != nil {
+		return errCourseNotFound
+	}
+	return nil
 }
 
 // UnscheduleCourse makes the course's scheduled lessons drafts.
@@ -483,12 +533,8 @@ func (ls *Lessons) DeleteCourse(ctx context.Context, id int64, now time.Time) (b
 	archived := false
 	err := ls.db.WithTx(ctx, func(ctx context.Context) error {
 		c := ls.db.conn(ctx)
-		var n int64
-		if err := c.Model(&courseRow{}).Where("id = ? AND deleted_at IS NULL", id).Count(&n).Error; err != nil {
-			return TranslateError(err)
-		}
-		if n == 0 {
-			return errCourseNotFound
+		if err := ls.lockCourse(ctx, id); err != nil { // against a concurrent RestoreLesson
+			return err
 		}
 		if err := c.Where("course_id = ? AND status IN ?", id, unpublished).Delete(&lessonRow{}).Error; err != nil {
 			return TranslateError(err)

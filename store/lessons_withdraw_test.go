@@ -173,6 +173,9 @@ func TestWithdrawAndDeleteCourse(t *testing.T) {
 		if got, err := ls.LessonByID(ctx, pub.ID); err != nil || got.Status != model.LessonWithdrawn {
 			t.Errorf("withdrawn lesson of the archived course = %+v, %v, want kept", got, err)
 		}
+		if _, _, err := ls.RestoreLesson(ctx, pub.ID, lessonT0); !errors.As(err, &me) || me.Code != "course_deleted" {
+			t.Errorf("RestoreLesson(archived course) = %v, want 409 course_deleted", err)
+		}
 		if f, err := ls.Figures(ctx, lessonT0.Add(-time.Hour), lessonT0.Add(time.Hour)); err != nil || f.Published != 1 ||
 			f.Completed != 1 || f.NewSubscribers != 1 {
 			t.Errorf("Figures() after archiving = %+v, %v, want the lesson, completion and subscription counted", f, err)
@@ -327,5 +330,51 @@ func TestMigrateLessonsWithdraw(t *testing.T) {
 		if archived, err := ls.DeleteCourse(ctx, c.ID, lessonT0); err != nil || archived {
 			t.Errorf("DeleteCourse() after the migration = %v, %v", archived, err)
 		}
+	})
+}
+
+// TestDeleteCourseRacesRestore: a course deleted while one of its
+// withdrawn lessons is restored ends either archived with the lesson still
+// withdrawn (the restore is 409 course_deleted) or with the lesson
+// published and the course kept (the delete is 409 course_published) —
+// never a published lesson in an archived course.
+func TestDeleteCourseRacesRestore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ls := store.NewLessons(db)
+		ctx := context.Background()
+		archived, restored := 0, 0
+		for i := range 10 {
+			c := mustCourse(t, ls, fmt.Sprintf("课程%d", i), i)
+			l := mustLesson(t, ls, c.ID, 1, model.LessonPublished)
+			if _, ok, err := ls.WithdrawLesson(ctx, l.ID, lessonT0); err != nil || !ok {
+				t.Fatal(ok, err)
+			}
+			var wg sync.WaitGroup
+			var delErr, resErr error
+			var resOK bool
+			wg.Go(func() { _, delErr = ls.DeleteCourse(ctx, c.ID, lessonT0.Add(time.Minute)) })
+			wg.Go(func() { _, resOK, resErr = ls.RestoreLesson(ctx, l.ID, lessonT0.Add(time.Minute)) })
+			wg.Wait()
+			got, err := ls.LessonByID(ctx, l.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, courseErr := ls.CourseByID(ctx, c.ID)
+			switch {
+			case delErr == nil && errors.Is(resErr, model.ErrConflict) && !resOK:
+				archived++
+				if got.Status != model.LessonWithdrawn || !errors.Is(courseErr, model.ErrNotFound) {
+					t.Errorf("round %d: archived, yet lesson %s, course %v", i, got.Status, courseErr)
+				}
+			case resErr == nil && resOK && errors.Is(delErr, model.ErrConflict):
+				restored++
+				if got.Status != model.LessonPublished || courseErr != nil {
+					t.Errorf("round %d: restored, yet lesson %s, course %v", i, got.Status, courseErr)
+				}
+			default:
+				t.Errorf("round %d: delete %v, restore %v %v; want exactly one to win", i, delErr, resOK, resErr)
+			}
+		}
+		t.Logf("%d archived first, %d restored first", archived, restored)
 	})
 }

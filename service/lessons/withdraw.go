@@ -140,7 +140,8 @@ func (s *Service) withdraw(ctx context.Context, id int64) (l model.Lesson, chang
 
 // Restore puts withdrawn lesson id back (editor; audited): users see it
 // again, with its first publish time; nobody is notified again (its push
-// stays stopped). A lesson not withdrawn is 409 not_withdrawn.
+// stays stopped). A lesson not withdrawn is 409 not_withdrawn; one whose
+// course was deleted (archived) is 409 course_deleted.
 func (s *Service) Restore(ctx context.Context, id int64) (model.Lesson, error) {
 	if _, err := requireEditor(ctx); err != nil {
 		return model.Lesson{}, err

@@ -362,6 +362,8 @@ func TestCourseWithdrawAndDelete(t *testing.T) {
 	if r, err := e.svc.PushReport(editor(), p1.PushID); err != nil || r.Lesson.Status != model.LessonWithdrawn {
 		t.Errorf("PushReport() of an archived course's lesson = %+v, %v", r, err)
 	}
+	_, err = e.svc.Restore(editor(), p1.ID)
+	wantCode(t, "Restore(lesson of an archived course)", err, model.ErrConflict, "course_deleted")
 	sec, err := e.svc.FigureSection(ctx, t0.Add(-time.Hour), t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
