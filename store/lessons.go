@@ -539,12 +539,15 @@ func (ls *Lessons) DeleteCourse(ctx context.Context, id int64, now time.Time) (b
 		if err := c.Where("course_id = ? AND status IN ?", id, unpublished).Delete(&lessonRow{}).Error; err != nil {
 			return TranslateError(err)
 		}
-		var left []struct {
-			Status string
-			N      int
+		// What is left, read with locks (on MySQL a plain read would see
+		// the snapshot of the caller's first read, which may predate a
+		// publish or restore that committed since).
+		q := c.Model(&lessonRow{}).Select("id", "status").Where("course_id = ?", id)
+		if ls.db.driver != "sqlite" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 		}
-		if err := c.Model(&lessonRow{}).Select("status, COUNT(*) AS n").Where("course_id = ?", id).Group("status").
-			Scan(&left).Error; err != nil {
+		var left []lessonRow
+		if err := q.Find(&left).Error; err != nil {
 			return TranslateError(err)
 		}
 		for _, g := range left {

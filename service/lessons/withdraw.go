@@ -188,14 +188,15 @@ func (s *Service) WithdrawCourse(ctx context.Context, id int64, reason string) (
 	}
 	var w CourseWithdrawal
 	err := s.tx.WithTx(ctx, func(ctx context.Context) error {
-		if _, err := s.store.CourseByID(ctx, id); err != nil {
-			return err
-		}
-		// Unschedule first: a tick publishing one of them now either
-		// commits before (and the lesson is withdrawn below) or finds a
-		// draft.
+		// Unschedule first, before any read: a tick publishing one of them
+		// now either commits before (and the lesson is withdrawn below; on
+		// MySQL the reads below take their snapshot after this write) or
+		// finds a draft.
 		var err error
 		if w.Unscheduled, err = s.store.UnscheduleCourse(ctx, id, s.now()); err != nil {
+			return err
+		}
+		if _, err := s.store.CourseByID(ctx, id); err != nil {
 			return err
 		}
 		pub, err := s.store.LessonsOfCourse(ctx, id, true)
