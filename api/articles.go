@@ -116,14 +116,18 @@ type articleAnswer struct {
 	SentCount    int     `json:"sent_count"`
 	ErrorCount   int     `json:"error_count"`
 	TotalCount   int     `json:"total_count"`
-	FailReason   string  `json:"fail_reason"`
-	PublishedAt  *string `json:"published_at"`
-	Reads        int64   `json:"reads"`
-	ReadUsers    int64   `json:"read_users"`
-	Shares       int64   `json:"shares"`
-	Favourites   int64   `json:"favourites"`
-	CreatedAt    string  `json:"created_at"`
-	UpdatedAt    string  `json:"updated_at"`
+	// CountsUnknown: a mass send known to be done from WeChat's status
+	// query only (its MASSSENDJOBFINISH never came): the counts and the
+	// article URL are not known (0 and ""), until the event comes late.
+	CountsUnknown bool    `json:"counts_unknown"`
+	FailReason    string  `json:"fail_reason"`
+	PublishedAt   *string `json:"published_at"`
+	Reads         int64   `json:"reads"`
+	ReadUsers     int64   `json:"read_users"`
+	Shares        int64   `json:"shares"`
+	Favourites    int64   `json:"favourites"`
+	CreatedAt     string  `json:"created_at"`
+	UpdatedAt     string  `json:"updated_at"`
 }
 
 func toArticleAnswer(a model.Article) articleAnswer {
@@ -133,7 +137,7 @@ func toArticleAnswer(a model.Article) articleAnswer {
 		SubmittedBy: a.SubmittedBy, ApprovedBy: a.ApprovedBy, RejectReason: a.RejectReason, Mode: string(a.Mode), ToAll: a.ToAll,
 		TagID: a.TagID, PublishAt: apiTimePtr(a.PublishAt), PublishID: a.PublishID, MsgID: a.MsgID, MsgDataID: a.MsgDataID,
 		ArticleURL: a.ArticleURL, SentCount: a.SentCount, ErrorCount: a.ErrorCount, TotalCount: a.TotalCount,
-		FailReason: a.FailReason, PublishedAt: apiTimePtr(a.PublishedAt), Reads: a.Reads, ReadUsers: a.ReadUsers,
+		CountsUnknown: a.CountsUnknown, FailReason: a.FailReason, PublishedAt: apiTimePtr(a.PublishedAt), Reads: a.Reads, ReadUsers: a.ReadUsers,
 		Shares: a.Shares, Favourites: a.Favourites, CreatedAt: apiTime(a.CreatedAt), UpdatedAt: apiTime(a.UpdatedAt),
 	}
 }

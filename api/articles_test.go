@@ -54,6 +54,9 @@ func (f *fakeWeChat) SubmitPublish(context.Context, string) (string, string, err
 func (f *fakeWeChat) PublishState(context.Context, string) (articles.PublishState, error) {
 	return articles.PublishState{Status: 1}, nil
 }
+func (f *fakeWeChat) MassState(context.Context, string) (string, error) {
+	return articles.MassSending, nil
+}
 func (f *fakeWeChat) MassSend(context.Context, articles.Mass) (string, string, error) {
 	return f.id(), f.id(), nil
 }

@@ -33,6 +33,12 @@ type Lessons interface {
 	Lesson(ctx context.Context, id int64) (model.Lesson, error)
 	Publish(ctx context.Context, id int64) (model.Lesson, error)
 	PushReport(ctx context.Context, pushID int64) (lessons.LessonReport, error)
+
+	DeleteLesson(ctx context.Context, id int64) error
+	Withdraw(ctx context.Context, id int64, reason string) (model.Lesson, error)
+	Restore(ctx context.Context, id int64) (model.Lesson, error)
+	WithdrawCourse(ctx context.Context, id int64, reason string) (lessons.CourseWithdrawal, error)
+	DeleteCourse(ctx context.Context, id int64) (archived bool, err error)
 }
 
 // lessonBodyLimit bounds the JSON of a lesson (an article body of up to
@@ -70,6 +76,19 @@ func (s *server) addLessonRoutes(api *Router) {
 		lessonBodyLimit, s.wrap(handleUpdateLesson(svc)))
 	ed.Handle(http.MethodPost, "/lessons/:id/publish", "Publish now and push to the subscribers (once; again is a no-op)",
 		s.wrap(handlePublish(svc)))
+	ed.Handle(http.MethodDelete, "/lessons/:id", "Delete a draft or scheduled lesson (audited; 409 once published: withdraw it)",
+		s.wrap(handleDeleteLesson(svc)))
+	ed.Handle(http.MethodPost, "/lessons/:id/withdraw",
+		`Withdraw a published lesson {"reason"}: hidden from users, its push stopped, its figures kept (audited)`,
+		s.wrap(handleWithdrawLesson(svc)))
+	ed.Handle(http.MethodPost, "/lessons/:id/restore", "Put a withdrawn lesson back (nobody is notified again; audited)",
+		s.wrap(handleRestoreLesson(svc)))
+	ed.Handle(http.MethodPost, "/courses/:id/withdraw",
+		`Withdraw a course {"reason"}: every published lesson withdrawn, scheduled ones made drafts (audited)`,
+		s.wrap(handleWithdrawCourse(svc)))
+	ed.Handle(http.MethodDelete, "/courses/:id",
+		"Delete a course without published lessons (409 course_published otherwise); archived when it had some (audited)",
+		s.wrap(handleDeleteCourse(svc)))
 }
 
 type courseAnswer struct {
@@ -630,6 +649,125 @@ func handlePublish(svc Lessons) func(c *gin.Context) error {
 			return err
 		}
 		c.JSON(http.StatusOK, toLessonAnswer(l, false))
+		return nil
+	}
+}
+
+// handleDeleteLesson: DELETE /api/admin/lessons/:id → 204. Only a draft or
+// a scheduled lesson (which then never publishes); 409 lesson_published or
+// lesson_withdrawn otherwise.
+func handleDeleteLesson(svc Lessons) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		if err := svc.DeleteLesson(c.Request.Context(), id); err != nil {
+			return err
+		}
+		c.Status(http.StatusNoContent)
+		return nil
+	}
+}
+
+type withdrawRequest struct {
+	Reason string `json:"reason"`
+}
+
+// Valid leaves the rules to the service.
+func (withdrawRequest) Valid() map[string]string { return nil }
+
+// decodeOptional decodes a JSON body that may be left out (no body is the
+// zero request).
+func decodeOptional[T validator](c *gin.Context) (T, error) {
+	if c.Request.Body == nil || c.Request.Body == http.NoBody || c.Request.ContentLength == 0 {
+		var zero T
+		return zero, model.Invalid(zero.Valid())
+	}
+	return decode[T](c)
+}
+
+// handleWithdrawLesson: POST /api/admin/lessons/:id/withdraw {"reason"}
+// (optional, ≤ 200 characters, audited) → the lesson, "withdrawn". 409
+// not_published for a draft or scheduled lesson (delete it instead);
+// again answers the lesson as it is.
+func handleWithdrawLesson(svc Lessons) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		req, err := decodeOptional[withdrawRequest](c)
+		if err != nil {
+			return err
+		}
+		l, err := svc.Withdraw(c.Request.Context(), id, req.Reason)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, toLessonAnswer(l, false))
+		return nil
+	}
+}
+
+// handleRestoreLesson: POST /api/admin/lessons/:id/restore → the lesson,
+// "published" again; 409 not_withdrawn otherwise.
+func handleRestoreLesson(svc Lessons) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		l, err := svc.Restore(c.Request.Context(), id)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, toLessonAnswer(l, false))
+		return nil
+	}
+}
+
+// handleWithdrawCourse: POST /api/admin/courses/:id/withdraw {"reason"}
+// (optional) → {"withdrawn":[lesson ids],"unscheduled":n,
+// "notices_skipped":n}.
+func handleWithdrawCourse(svc Lessons) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		req, err := decodeOptional[withdrawRequest](c)
+		if err != nil {
+			return err
+		}
+		w, err := svc.WithdrawCourse(c.Request.Context(), id, req.Reason)
+		if err != nil {
+			return err
+		}
+		ids := w.Withdrawn
+		if ids == nil {
+			ids = []int64{}
+		}
+		c.JSON(http.StatusOK, gin.H{"withdrawn": ids, "unscheduled": w.Unscheduled, "notices_skipped": w.Skipped})
+		return nil
+	}
+}
+
+// handleDeleteCourse: DELETE /api/admin/courses/:id → {"id","archived"}:
+// erased, or archived (hidden, kept for the figures) when it had published
+// lessons, all withdrawn by now. 409 course_published while one is
+// published.
+func handleDeleteCourse(svc Lessons) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		archived, err := svc.DeleteCourse(c.Request.Context(), id)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, gin.H{"id": id, "archived": archived})
 		return nil
 	}
 }

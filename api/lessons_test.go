@@ -18,10 +18,11 @@ import (
 
 // lessonNotifier stands in for the notification centre.
 type lessonNotifier struct {
-	mu      sync.Mutex
-	pushes  int64
-	notices int
-	reads   []string
+	mu        sync.Mutex
+	pushes    int64
+	notices   int
+	reads     []string
+	cancelled []int64
 }
 
 func (n *lessonNotifier) CreatePush(context.Context, string, string) (int64, error) {
@@ -39,6 +40,13 @@ func (n *lessonNotifier) NotifyMany(_ context.Context, _ model.Notice, to []noti
 }
 
 func (n *lessonNotifier) FeedPush(context.Context, int64) (int, error) { return 0, nil }
+
+func (n *lessonNotifier) CancelPush(_ context.Context, id int64) (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cancelled = append(n.cancelled, id)
+	return 0, nil
+}
 
 func (n *lessonNotifier) MarkRead(_ context.Context, key string) (bool, error) {
 	n.mu.Lock()
@@ -255,5 +263,124 @@ func TestPushShowsLessonFigures(t *testing.T) {
 	if got.Lesson == nil || got.Lesson.ID != 3 || got.Lesson.Figures.Subscribers != 10 || got.Lesson.Figures.Notified != 6 ||
 		got.Lesson.Figures.Completed != 2 || !got.Lesson.Figures.PushDone {
 		t.Errorf("GET /api/admin/pushes/7 = %+v", got)
+	}
+}
+
+// TestLessonWithdrawAndDelete: through the router, drafts and scheduled
+// lessons are deleted, published ones withdrawn (hidden from the Mini
+// Program, progress refused, their push cancelled) and restored, and a
+// course is deleted only once nothing of it is published — archived, since
+// it had published lessons. Roles without rights get 403 on every write.
+func TestLessonWithdrawAndDelete(t *testing.T) {
+	e, n := mustLessonsAPI(t)
+	e.mustStaff(t, "editor1", false, model.RoleEditor)
+	e.mustStaff(t, "admin1", false, model.RoleAdmin)
+	e.mustStaff(t, "reviewer1", false, model.RoleReviewer)
+	e.mustStaff(t, "fairmgr", false, model.RoleFairManager)
+	ed, adm := e.mustLogin(t, "editor1").Token, e.mustLogin(t, "admin1").Token
+	others := []string{e.mustLogin(t, "reviewer1").Token, e.mustLogin(t, "fairmgr").Token}
+	alice, _ := notifyMPLogin(t, e.h, "alice")
+
+	c := mustJSON[courseBody](t, wantStatus(t, e, "POST", "/api/admin/courses",
+		`{"title":"家庭教育","intro":"","audience":"all","sort":1}`, ed, http.StatusCreated, ""))
+	cid := itoa(c.ID)
+	lesson := func(title string, extra string) lessonBody {
+		return mustJSON[lessonBody](t, wantStatus(t, e, "POST", "/api/admin/courses/"+cid+"/lessons",
+			`{"title":"`+title+`","kind":"video","url":"https://v.example.cn/1.mp4","duration_s":600`+extra+`}`, ed, http.StatusCreated, ""))
+	}
+	draft := lesson("草稿", "")
+	sched := lesson("定时", `,"publish_at":"`+time.Now().Add(time.Hour).Format(time.RFC3339)+`"`)
+	pub := lesson("已发布", "")
+	pub = mustJSON[lessonBody](t, wantStatus(t, e, "POST", "/api/admin/lessons/"+itoa(pub.ID)+"/publish", "", ed, 200, ""))
+	keep := lesson("第二节", "")
+	wantStatus(t, e, "POST", "/api/admin/lessons/"+itoa(keep.ID)+"/publish", "", ed, 200, "")
+
+	// Roles without rights: 403 on every new write, before anything happens.
+	for _, tok := range append(others, alice) {
+		want := http.StatusForbidden
+		if tok == alice {
+			want = http.StatusUnauthorized
+		}
+		for _, r := range [][2]string{
+			{"DELETE", "/api/admin/lessons/" + itoa(draft.ID)},
+			{"POST", "/api/admin/lessons/" + itoa(pub.ID) + "/withdraw"},
+			{"POST", "/api/admin/lessons/" + itoa(pub.ID) + "/restore"},
+			{"POST", "/api/admin/courses/" + cid + "/withdraw"},
+			{"DELETE", "/api/admin/courses/" + cid},
+		} {
+			wantStatus(t, e, r[0], r[1], "", tok, want, "")
+		}
+	}
+
+	// Drafts and scheduled lessons are deleted; a published one is not.
+	wantStatus(t, e, "DELETE", "/api/admin/lessons/"+itoa(draft.ID), "", ed, http.StatusNoContent, "")
+	wantStatus(t, e, "DELETE", "/api/admin/lessons/"+itoa(sched.ID), "", adm, http.StatusNoContent, "")
+	wantStatus(t, e, "GET", "/api/admin/lessons/"+itoa(draft.ID), "", ed, http.StatusNotFound, "not_found")
+	wantStatus(t, e, "DELETE", "/api/admin/lessons/"+itoa(draft.ID), "", ed, http.StatusNotFound, "not_found")
+	wantStatus(t, e, "DELETE", "/api/admin/lessons/"+itoa(pub.ID), "", ed, http.StatusConflict, "lesson_published")
+	wantStatus(t, e, "POST", "/api/admin/lessons/"+itoa(keep.ID)+"/restore", "", ed, http.StatusConflict, "not_withdrawn")
+
+	// Alice reads and learns it, then it is withdrawn.
+	wantStatus(t, e, "GET", "/api/mp/lessons/"+itoa(pub.ID), "", alice, 200, "")
+	progress := "/api/mp/lessons/" + itoa(pub.ID) + "/progress"
+	wantStatus(t, e, "PUT", progress, `{"position_s":600,"completed":true}`, alice, 200, "")
+	wantStatus(t, e, "POST", "/api/admin/lessons/"+itoa(pub.ID)+"/withdraw", `{"reason":"`+strings.Repeat("长", 201)+`"}`, ed,
+		http.StatusBadRequest, "invalid")
+	wantStatus(t, e, "POST", "/api/admin/lessons/"+itoa(pub.ID)+"/withdraw", `{"reason":1}`, ed, http.StatusBadRequest, "invalid")
+	w := mustJSON[lessonBody](t, wantStatus(t, e, "POST", "/api/admin/lessons/"+itoa(pub.ID)+"/withdraw", `{"reason":"链接失效"}`, ed, 200, ""))
+	if w.Status != "withdrawn" || w.PushID != pub.PushID {
+		t.Errorf("withdraw = %+v, want withdrawn with its push", w)
+	}
+	if again := mustJSON[lessonBody](t, wantStatus(t, e, "POST", "/api/admin/lessons/"+itoa(pub.ID)+"/withdraw", "", ed, 200, "")); again.Status != "withdrawn" {
+		t.Errorf("withdraw again (no body) = %+v", again)
+	}
+	if len(n.cancelled) != 1 || n.cancelled[0] != pub.PushID {
+		t.Errorf("pushes cancelled = %v, want [%d] once", n.cancelled, pub.PushID)
+	}
+	wantStatus(t, e, "GET", "/api/mp/lessons/"+itoa(pub.ID), "", alice, http.StatusNotFound, "not_found")
+	wantStatus(t, e, "PUT", progress, `{"position_s":10}`, alice, http.StatusConflict, "lesson_withdrawn")
+	mc := mustJSON[courseBody](t, wantStatus(t, e, "GET", "/api/mp/courses/"+cid, "", alice, 200, ""))
+	if len(mc.Lessons) != 1 || mc.Lessons[0].ID != keep.ID || mc.LessonCount != 1 {
+		t.Errorf("GET /api/mp/courses/:id = %+v, want only the lesson still published", mc)
+	}
+	wantStatus(t, e, "DELETE", "/api/admin/lessons/"+itoa(pub.ID), "", ed, http.StatusConflict, "lesson_withdrawn")
+	wantStatus(t, e, "POST", "/api/admin/lessons/"+itoa(pub.ID)+"/publish", "", ed, http.StatusConflict, "lesson_withdrawn")
+	wantStatus(t, e, "PATCH", "/api/admin/lessons/"+itoa(pub.ID), `{"publish_at":null}`, ed, http.StatusConflict, "already_published")
+	report := mustJSON[courseBody](t, wantStatus(t, e, "GET", "/api/admin/courses/"+cid, "", ed, 200, ""))
+	if len(report.Lessons) != 2 || report.Lessons[0].Figures.Completed != 1 {
+		t.Errorf("staff course report = %+v, want the withdrawn lesson with its completion", report)
+	}
+
+	// Restored: visible again, no new push.
+	if r := mustJSON[lessonBody](t, wantStatus(t, e, "POST", "/api/admin/lessons/"+itoa(pub.ID)+"/restore", "", ed, 200, "")); r.Status != "published" {
+		t.Errorf("restore = %+v", r)
+	}
+	wantStatus(t, e, "GET", "/api/mp/lessons/"+itoa(pub.ID), "", alice, 200, "")
+	if n.pushes != 2 {
+		t.Errorf("pushes = %d, want 2 (no new one for the restore)", n.pushes)
+	}
+
+	// The course: refused while published, withdrawn, then archived.
+	wantStatus(t, e, "DELETE", "/api/admin/courses/"+cid, "", ed, http.StatusConflict, "course_published")
+	cw := wantStatus(t, e, "POST", "/api/admin/courses/"+cid+"/withdraw", `{"reason":"改版"}`, ed, 200, "")
+	if got := mustJSON[struct {
+		Withdrawn []int64 `json:"withdrawn"`
+	}](t, cw); len(got.Withdrawn) != 2 {
+		t.Errorf("course withdraw = %s, want both lessons", cw)
+	}
+	wantStatus(t, e, "GET", "/api/mp/courses/"+cid, "", alice, http.StatusNotFound, "not_found")
+	del := wantStatus(t, e, "DELETE", "/api/admin/courses/"+cid, "", ed, 200, "")
+	if s := strings.TrimSpace(string(del)); s != `{"archived":true,"id":`+cid+`}` {
+		t.Errorf("DELETE course = %s, want archived", s)
+	}
+	wantStatus(t, e, "GET", "/api/admin/courses/"+cid, "", ed, http.StatusNotFound, "not_found")
+	wantStatus(t, e, "DELETE", "/api/admin/courses/"+cid, "", ed, http.StatusNotFound, "not_found")
+	wantStatus(t, e, "POST", "/api/admin/courses/"+cid+"/withdraw", "", ed, http.StatusNotFound, "not_found")
+
+	empty := mustJSON[courseBody](t, wantStatus(t, e, "POST", "/api/admin/courses",
+		`{"title":"空课程","intro":"","audience":"all","sort":2}`, ed, http.StatusCreated, ""))
+	if s := strings.TrimSpace(string(wantStatus(t, e, "DELETE", "/api/admin/courses/"+itoa(empty.ID), "", ed, 200, ""))); s !=
+		`{"archived":false,"id":`+itoa(empty.ID)+`}` {
+		t.Errorf("DELETE empty course = %s, want erased", s)
 	}
 }

@@ -97,20 +97,23 @@ func handleConsents(svc Notifications) func(c *gin.Context) error {
 }
 
 type pushAnswer struct {
-	ID        int64          `json:"id"`
-	Title     string         `json:"title"`
-	Topic     string         `json:"topic"`
-	CreatedBy int64          `json:"created_by"`
-	CreatedAt string         `json:"created_at"`
-	Targets   int            `json:"targets"`
-	Pending   int            `json:"pending"`
-	Sent      int            `json:"sent"`
-	Failed    int            `json:"failed"`
-	NoConsent int            `json:"no_consent"`
-	NoChannel int            `json:"no_channel"`
-	Skipped   int            `json:"skipped"`
-	Read      int            `json:"read"` // opened after the notice (reported by lessons; articles not yet)
-	Channels  map[string]int `json:"channels,omitempty"`
+	ID        int64  `json:"id"`
+	Title     string `json:"title"`
+	Topic     string `json:"topic"`
+	CreatedBy int64  `json:"created_by"`
+	CreatedAt string `json:"created_at"`
+	// CancelledAt is when the push was stopped (its lesson withdrawn);
+	// null while it is not. Its notices not sent by then are skipped.
+	CancelledAt *string        `json:"cancelled_at"`
+	Targets     int            `json:"targets"`
+	Pending     int            `json:"pending"`
+	Sent        int            `json:"sent"`
+	Failed      int            `json:"failed"`
+	NoConsent   int            `json:"no_consent"`
+	NoChannel   int            `json:"no_channel"`
+	Skipped     int            `json:"skipped"`
+	Read        int            `json:"read"` // opened after the notice (reported by lessons; articles not yet)
+	Channels    map[string]int `json:"channels,omitempty"`
 	// Lesson is the lesson the push announced, with its figures (GET
 	// /pushes/:id of a lesson push only).
 	Lesson *pushLessonAnswer `json:"lesson,omitempty"`
@@ -119,7 +122,7 @@ type pushAnswer struct {
 func toPushAnswer(p notify.PushSummary, channels bool) pushAnswer {
 	a := pushAnswer{
 		ID: p.ID, Title: p.Title, Topic: p.Topic, CreatedBy: p.CreatedBy, CreatedAt: apiTime(p.CreatedAt),
-		Targets: p.Counts.Targets, Pending: p.Counts.Pending, Sent: p.Counts.Sent, Failed: p.Counts.Failed,
+		CancelledAt: apiTimePtr(p.CancelledAt), Targets: p.Counts.Targets, Pending: p.Counts.Pending, Sent: p.Counts.Sent, Failed: p.Counts.Failed,
 		NoConsent: p.Counts.NoConsent, NoChannel: p.Counts.NoChannel, Skipped: p.Counts.Skipped, Read: p.Counts.Read,
 	}
 	if channels {

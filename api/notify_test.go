@@ -149,7 +149,7 @@ func TestPushRoutes(t *testing.T) {
 
 	body := wantStatus(t, e, "GET", "/api/admin/pushes?limit=5", "", editor, 200, "")
 	want := `{"items":[{"id":7,"title":"第3课上线","topic":"lesson_published","created_by":1,"created_at":"2026-03-08T20:00:00+08:00",` +
-		`"targets":10,"pending":1,"sent":6,"failed":1,"no_consent":2,"no_channel":0,"skipped":0,"read":0}],"next_cursor":"next"}`
+		`"cancelled_at":null,"targets":10,"pending":1,"sent":6,"failed":1,"no_consent":2,"no_channel":0,"skipped":0,"read":0}],"next_cursor":"next"}`
 	if strings.TrimSpace(string(body)) != want {
 		t.Errorf("GET /api/admin/pushes = %s, want %s", body, want)
 	}

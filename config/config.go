@@ -142,6 +142,13 @@ type Articles struct {
 	// CheckOpenID is the Mini Program openid the content check
 	// (msg_sec_check) runs as; empty in sandbox: the first demo user.
 	CheckOpenID string `yaml:"check_openid"`
+	// Tick is how often scheduled articles are published and late results
+	// polled (once per cluster).
+	Tick time.Duration `yaml:"tick"`
+	// ResultWait is how long a publish or mass send waits for WeChat's
+	// result event before the service asks WeChat (freepublish/get,
+	// message/mass/get).
+	ResultWait time.Duration `yaml:"result_wait"`
 }
 
 // Cases configures the 12338 rights requests: the SLA clocks, the
@@ -429,6 +436,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Lessons.Tick < time.Second || c.Lessons.Tick > time.Hour {
 		bad("WANJIA_LESSONS_TICK", "must be between 1s and 1h, got %v", c.Lessons.Tick)
+	}
+	if c.Articles.Tick < time.Second || c.Articles.Tick > time.Hour {
+		bad("WANJIA_ARTICLES_TICK", "must be between 1s and 1h, got %v", c.Articles.Tick)
+	}
+	if c.Articles.ResultWait < time.Second || c.Articles.ResultWait > 24*time.Hour {
+		bad("WANJIA_ARTICLES_RESULT_WAIT", "must be between 1s and 24h, got %v", c.Articles.ResultWait)
 	}
 	if c.Jobs.Concurrency < 1 {
 		bad("WANJIA_JOBS_CONCURRENCY", "must be at least 1")

@@ -43,6 +43,9 @@ func TestLoadZeroConfig(t *testing.T) {
 	if c.HTTP.ReadTimeout != 120*time.Second || !c.DB.MigrateOnStart {
 		t.Errorf("ReadTimeout = %v, MigrateOnStart = %v", c.HTTP.ReadTimeout, c.DB.MigrateOnStart)
 	}
+	if c.Articles.Tick != time.Minute || c.Articles.ResultWait != 2*time.Minute {
+		t.Errorf("articles tick, result wait = %v, %v, want 1m, 2m", c.Articles.Tick, c.Articles.ResultWait)
+	}
 }
 
 func TestLoadEnvironmentOverrides(t *testing.T) {
@@ -115,6 +118,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad aes key", with(production(), "WANJIA_MP_AES_KEY", "short"), "", "WANJIA_MP_AES_KEY: must be 43"},
 		{"only one app", map[string]string{"WANJIA_OA_APPID": "wx1"}, "", "WANJIA_MP_APPID: missing"},
 		{"bad log level", map[string]string{"WANJIA_LOG_LEVEL": "loud"}, "", "WANJIA_LOG_LEVEL"},
+		{"articles tick too short", map[string]string{"WANJIA_ARTICLES_TICK": "100ms"}, "", "WANJIA_ARTICLES_TICK: must be between"},
+		{"no result wait", map[string]string{"WANJIA_ARTICLES_RESULT_WAIT": "0s"}, "", "WANJIA_ARTICLES_RESULT_WAIT: must be between"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -81,6 +81,11 @@ type Article struct {
 	TotalCount    int // masssend: recipients, sent, errors
 	SentCount     int
 	ErrorCount    int
+	// CountsUnknown marks a mass send completed from WeChat's status query
+	// (message/mass/get) because its MASSSENDJOBFINISH event never came:
+	// the query tells the outcome only, so the counts and the article URL
+	// stay empty until the event arrives after all.
+	CountsUnknown bool
 	FailReason    string
 	PublishedAt   time.Time
 

@@ -54,7 +54,10 @@ const (
 )
 
 // LessonStatus is where a lesson stands. A scheduled lesson publishes
-// itself at PublishAt; a published lesson never goes back.
+// itself at PublishAt; a published lesson never becomes a draft again. A
+// withdrawn lesson (下架) was published and is hidden from the Mini Program
+// again: its push is stopped, its figures stay; staff may restore it.
+// Drafts and scheduled lessons are deleted outright instead.
 type LessonStatus string
 
 // The lesson statuses.
@@ -62,11 +65,14 @@ const (
 	LessonDraft     LessonStatus = "draft"
 	LessonScheduled LessonStatus = "scheduled"
 	LessonPublished LessonStatus = "published"
+	LessonWithdrawn LessonStatus = "withdrawn"
 )
 
 // Course is a series of family-education micro-lessons (家庭教育微课堂).
 // Courses are listed by Sort, then id. PublishedLessons and Subscribers are
-// counted on read.
+// counted on read. A deleted course that had published lessons is kept,
+// archived (hidden everywhere, its lessons' figures counted), and reads as
+// not found.
 type Course struct {
 	ID               int64
 	Title            string
@@ -168,9 +174,32 @@ type LessonStore interface {
 
 	CreateLesson(ctx context.Context, l Lesson) (Lesson, error)
 	// UpdateLesson writes the content fields of l (title, url, body,
-	// duration, seq) and, while l is not published, its status and
-	// PublishAt. A published lesson keeps its status.
+	// duration, seq) and, while l is a draft or scheduled, its status and
+	// PublishAt. A published or withdrawn lesson keeps its status.
 	UpdateLesson(ctx context.Context, l Lesson) (Lesson, error)
+	// DeleteLesson deletes a draft or scheduled lesson with one
+	// conditional DELETE; ok is false when the lesson is published or
+	// withdrawn by now (a publish that won the race). A missing lesson is
+	// ErrNotFound.
+	DeleteLesson(ctx context.Context, id int64) (ok bool, err error)
+	// WithdrawLesson moves a published lesson to withdrawn at now with one
+	// conditional UPDATE; ok is false when it was not published (withdrawn
+	// before, or never published). The lesson is returned as stored.
+	WithdrawLesson(ctx context.Context, id int64, now time.Time) (l Lesson, ok bool, err error)
+	// RestoreLesson moves a withdrawn lesson back to published (keeping
+	// its publish time and push) with one conditional UPDATE; ok is false
+	// when it was not withdrawn. A lesson of an archived course is
+	// ErrConflict (course_deleted).
+	RestoreLesson(ctx context.Context, id int64, now time.Time) (l Lesson, ok bool, err error)
+	// UnscheduleCourse makes every scheduled lesson of courseID a draft
+	// (one conditional UPDATE) and returns how many it changed.
+	UnscheduleCourse(ctx context.Context, courseID int64, now time.Time) (int, error)
+	// DeleteCourse deletes course id with its drafts and scheduled
+	// lessons. A course with a published lesson is not touched:
+	// ErrConflict. A course with withdrawn lessons is archived (kept for
+	// their figures, hidden, read as not found; archived true); one
+	// without is erased with its subscriptions.
+	DeleteCourse(ctx context.Context, id int64, now time.Time) (archived bool, err error)
 	LessonByID(ctx context.Context, id int64) (Lesson, error)
 	// LessonsOfCourse returns a course's lessons by (seq, id), without
 	// their bodies; publishedOnly keeps the published ones.
@@ -192,9 +221,13 @@ type LessonStore interface {
 	// LessonByPush returns the lesson a push announced.
 	LessonByPush(ctx context.Context, pushID int64) (Lesson, error)
 	// AdvancePush moves the cursor of a running fan-out forward (never
-	// back) at now.
-	AdvancePush(ctx context.Context, lessonID, cursor int64, now time.Time) error
-	// FinishPush marks the fan-out done at now.
+	// back) at now; ok is false when the fan-out is finished (or stopped by
+	// a withdrawal): the caller must not go on. Called first in a page's
+	// transaction, it holds the fan-out's row until the commit, so a
+	// withdrawal either waits for the page or the page sees it.
+	AdvancePush(ctx context.Context, lessonID, cursor int64, now time.Time) (ok bool, err error)
+	// FinishPush marks the fan-out done at now (a withdrawal stops it the
+	// same way).
 	FinishPush(ctx context.Context, lessonID int64, now time.Time) error
 	// StalledPushes returns up to limit lessons whose unfinished fan-out
 	// has not moved since before.

@@ -91,13 +91,16 @@ type NotifyTemplate struct {
 }
 
 // Push is a broadcast (a lesson to its subscribers, …): its deliveries
-// carry its id, and the console reports them together.
+// carry its id, and the console reports them together. A cancelled push
+// (its lesson withdrawn) sends nothing more: its deliveries not yet sent
+// are skipped.
 type Push struct {
-	ID        int64
-	Title     string
-	Topic     string
-	CreatedBy int64 // staff id; 0 for the system
-	CreatedAt time.Time
+	ID          int64
+	Title       string
+	Topic       string
+	CreatedBy   int64 // staff id; 0 for the system
+	CreatedAt   time.Time
+	CancelledAt time.Time // zero unless cancelled
 }
 
 // PushCounts counts a push's deliveries by status. Read counts sent
@@ -260,6 +263,12 @@ type NotifyStore interface {
 	PromoteQueued(ctx context.Context, pushID int64, limit int, now time.Time) ([]Delivery, error)
 	// PushesToFeed returns up to limit pushes that have queued deliveries.
 	PushesToFeed(ctx context.Context, limit int) ([]int64, error)
+	// CancelPush marks push pushID cancelled at now (the first time) and
+	// moves its deliveries not yet handed to a worker — queued or pending
+	// — to skipped with reason. Deliveries being sent (sending) are left
+	// to their worker. It returns how many it skipped; an unknown push is
+	// ErrNotFound.
+	CancelPush(ctx context.Context, pushID int64, reason string, now time.Time) (int, error)
 	// MarkDeliveryRead records at t that the recipient of the sent delivery
 	// with dedupeKey opened what it announced: only when it was sent at or
 	// before t and is not marked yet. It reports whether it marked one.

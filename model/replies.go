@@ -155,6 +155,11 @@ type WeChatResult struct {
 	Suggest    string // media check
 	CheckLabel int
 
+	// Polled marks a result the service asked WeChat for (freepublish/get,
+	// message/mass/get) rather than one pushed as an event; a polled mass
+	// result has no counts and no article URL.
+	Polled bool
+
 	ReceivedAt time.Time
 }
 

@@ -44,6 +44,13 @@ type columnRow struct {
 
 func (columnRow) TableName() string { return "article_columns" }
 
+// migrateArticlesMassPoll is step 0015: articles.counts_unknown, set on a
+// mass send completed from message/mass/get (no counts known). Existing
+// rows are false: their counts came from MASSSENDJOBFINISH.
+func migrateArticlesMassPoll(tx *gorm.DB) error {
+	return tx.AutoMigrate(&articleRow{})
+}
+
 // articleRow is an article. publish_id, msg_id and msg_data_id join the
 // WeChat result events and statistics; ix_articles_due serves the
 // scheduled-publishing sweep. version guards every update.
@@ -83,6 +90,7 @@ type articleRow struct {
 	TotalCount    int        `gorm:"not null"`
 	SentCount     int        `gorm:"not null"`
 	ErrorCount    int        `gorm:"not null"`
+	CountsUnknown bool       `gorm:"not null;default:false"`
 	FailReason    string     `gorm:"size:512;not null"`
 	PublishedAt   *time.Time `gorm:"index:ix_articles_published"`
 	Version       int64      `gorm:"not null"`
@@ -103,7 +111,7 @@ func (r articleRow) toModel() model.Article {
 		PublishedBy: r.PublishedBy, DraftMediaID: r.DraftMediaID, PublishID: string(r.PublishID), MsgID: string(r.MsgID),
 		MsgDataID: string(r.MsgDataID), ClientMsgID: r.ClientMsgID, ArticleURL: r.ArticleURL, WxArticleID: r.WxArticleID,
 		PublishStatus: r.PublishStatus, TotalCount: r.TotalCount, SentCount: r.SentCount, ErrorCount: r.ErrorCount,
-		FailReason: r.FailReason, PublishedAt: timeVal(r.PublishedAt), Version: r.Version,
+		CountsUnknown: r.CountsUnknown, FailReason: r.FailReason, PublishedAt: timeVal(r.PublishedAt), Version: r.Version,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
@@ -119,7 +127,7 @@ func articleFromModel(a model.Article) articleRow {
 		DraftMediaID: a.DraftMediaID, PublishID: asciiBin(a.PublishID), MsgID: asciiBin(a.MsgID),
 		MsgDataID: asciiBin(a.MsgDataID), ClientMsgID: a.ClientMsgID, ArticleURL: truncateBytes(a.ArticleURL, 1024),
 		WxArticleID: truncateBytes(a.WxArticleID, 128), PublishStatus: a.PublishStatus, TotalCount: a.TotalCount,
-		SentCount: a.SentCount, ErrorCount: a.ErrorCount, FailReason: truncateRunes(a.FailReason, 512),
+		SentCount: a.SentCount, ErrorCount: a.ErrorCount, CountsUnknown: a.CountsUnknown, FailReason: truncateRunes(a.FailReason, 512),
 		PublishedAt: timePtr(a.PublishedAt), Version: a.Version, CreatedAt: dbTime(a.CreatedAt), UpdatedAt: dbTime(a.UpdatedAt),
 	}
 }
@@ -346,13 +354,15 @@ func (as *Articles) DueArticles(ctx context.Context, now time.Time, limit int) (
 }
 
 // StalePublishing returns up to limit articles still publishing that
-// were due before olderThan and either were handed to freepublish (their
-// result event may have been lost) or never got a WeChat id (the copy
-// that claimed them stopped before WeChat answered).
+// were due before olderThan and either were handed to freepublish or mass
+// send (their result event may have been lost) or never got a WeChat id
+// (the copy that claimed them stopped before WeChat answered).
 func (as *Articles) StalePublishing(ctx context.Context, olderThan time.Time, limit int) ([]model.Article, error) {
 	var rows []articleRow
-	err := as.db.conn(ctx).Where("status = ? AND publish_at <= ? AND ((mode = ? AND publish_id <> ?) OR (publish_id = ? AND msg_id = ?))",
-		string(model.ArticlePublishing), dbTime(olderThan), string(model.PublishFree), asciiBin(""), asciiBin(""), asciiBin("")).
+	err := as.db.conn(ctx).Where("status = ? AND publish_at <= ? AND "+
+		"((mode = ? AND publish_id <> ?) OR (mode = ? AND msg_id <> ?) OR (publish_id = ? AND msg_id = ?))",
+		string(model.ArticlePublishing), dbTime(olderThan), string(model.PublishFree), asciiBin(""),
+		string(model.PublishMass), asciiBin(""), asciiBin(""), asciiBin("")).
 		Order("publish_at, id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("stale publishing articles: %w", err)

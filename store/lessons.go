@@ -25,17 +25,27 @@ func migrateLessons(tx *gorm.DB) error {
 	return migrateDeliveryReads(tx)
 }
 
-// courseRow is a course; ix_courses_order serves the listing.
+// migrateLessonsWithdraw is step 0014: courses.deleted_at (a deleted
+// course that had published lessons is archived, not erased) and
+// notify_pushes.cancelled_at (a withdrawn lesson's push sends nothing
+// more). Both are NULL on existing rows: nothing is archived or cancelled.
+func migrateLessonsWithdraw(tx *gorm.DB) error {
+	return tx.AutoMigrate(&courseRow{}, &pushRow{})
+}
+
+// courseRow is a course; ix_courses_order serves the listing. deleted_at
+// (step 0014) is set on an archived course.
 type courseRow struct {
-	ID        int64     `gorm:"primaryKey;index:ix_courses_order,priority:2"`
-	Title     string    `gorm:"size:128;not null"`
-	Intro     string    `gorm:"type:text;not null"`
-	CoverURL  string    `gorm:"column:cover_url;size:1024;not null"`
-	Audience  string    `gorm:"size:16;not null"`
-	SortOrder int       `gorm:"not null;index:ix_courses_order,priority:1"`
-	CreatedBy int64     `gorm:"not null"`
-	CreatedAt time.Time `gorm:"not null"`
-	UpdatedAt time.Time `gorm:"not null"`
+	ID        int64      `gorm:"primaryKey;index:ix_courses_order,priority:2"`
+	Title     string     `gorm:"size:128;not null"`
+	Intro     string     `gorm:"type:text;not null"`
+	CoverURL  string     `gorm:"column:cover_url;size:1024;not null"`
+	Audience  string     `gorm:"size:16;not null"`
+	SortOrder int        `gorm:"not null;index:ix_courses_order,priority:1"`
+	CreatedBy int64      `gorm:"not null"`
+	CreatedAt time.Time  `gorm:"not null"`
+	UpdatedAt time.Time  `gorm:"not null"`
+	DeletedAt *time.Time `gorm:"column:deleted_at"`
 }
 
 func (courseRow) TableName() string { return "courses" }
@@ -180,10 +190,11 @@ func (ls *Lessons) UpdateCourse(ctx context.Context, c model.Course) (model.Cour
 	return ls.CourseByID(ctx, c.ID)
 }
 
-// CourseByID returns the course with its counts.
+// CourseByID returns the course with its counts (an archived course is
+// not found).
 func (ls *Lessons) CourseByID(ctx context.Context, id int64) (model.Course, error) {
 	var row courseRow
-	if err := ls.db.conn(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+	if err := ls.db.conn(ctx).Where("id = ? AND deleted_at IS NULL", id).Take(&row).Error; err != nil {
 		return model.Course{}, notFound(err, errCourseNotFound)
 	}
 	cs := []model.Course{row.toModel()}
@@ -250,9 +261,9 @@ func parseCourseCursor(s string) (sort int, id int64, err error) {
 	return sort, id, nil
 }
 
-// ListCourses pages courses by (sort_order, id).
+// ListCourses pages courses by (sort_order, id), archived ones left out.
 func (ls *Lessons) ListCourses(ctx context.Context, audience model.Audience, visibleOnly bool, p model.Page) ([]model.Course, string, error) {
-	q := ls.db.conn(ctx).Model(&courseRow{})
+	q := ls.db.conn(ctx).Model(&courseRow{}).Where("deleted_at IS NULL")
 	if p.Cursor != "" {
 		sort, id, err := parseCourseCursor(p.Cursor)
 		if err != nil {
@@ -286,10 +297,10 @@ func (ls *Lessons) ListCourses(ctx context.Context, audience model.Audience, vis
 	return out, next, nil
 }
 
-// CreateLesson inserts l for its course (which must exist).
+// CreateLesson inserts l for its course (which must exist, not archived).
 func (ls *Lessons) CreateLesson(ctx context.Context, l model.Lesson) (model.Lesson, error) {
 	var n int64
-	if err := ls.db.conn(ctx).Model(&courseRow{}).Where("id = ?", l.CourseID).Count(&n).Error; err != nil {
+	if err := ls.db.conn(ctx).Model(&courseRow{}).Where("id = ? AND deleted_at IS NULL", l.CourseID).Count(&n).Error; err != nil {
 		return model.Lesson{}, fmt.Errorf("create lesson: %w", TranslateError(err))
 	}
 	if n == 0 {
@@ -307,8 +318,12 @@ func (ls *Lessons) CreateLesson(ctx context.Context, l model.Lesson) (model.Less
 	return row.toModel(), nil
 }
 
-// UpdateLesson writes l's content and, unless it is published by now, its
-// status and publish time, in one conditional UPDATE each.
+// unpublished are the statuses a lesson has before it is ever published:
+// the only ones whose status an edit may change, and that may be deleted.
+var unpublished = []string{string(model.LessonDraft), string(model.LessonScheduled)}
+
+// UpdateLesson writes l's content and, while it is a draft or scheduled
+// by now, its status and publish time, in one conditional UPDATE each.
 func (ls *Lessons) UpdateLesson(ctx context.Context, l model.Lesson) (model.Lesson, error) {
 	now := dbTime(time.Now())
 	err := ls.db.WithTx(ctx, func(ctx context.Context) error {
@@ -319,10 +334,10 @@ func (ls *Lessons) UpdateLesson(ctx context.Context, l model.Lesson) (model.Less
 		if res.Error != nil {
 			return TranslateError(res.Error)
 		}
-		if l.Status == model.LessonPublished {
+		if l.Status != model.LessonDraft && l.Status != model.LessonScheduled {
 			return nil
 		}
-		return TranslateError(c.Model(&lessonRow{}).Where("id = ? AND status <> ?", l.ID, string(model.LessonPublished)).
+		return TranslateError(c.Model(&lessonRow{}).Where("id = ? AND status IN ?", l.ID, unpublished).
 			Updates(map[string]any{"status": string(l.Status), "publish_at": timePtr(l.PublishAt)}).Error)
 	})
 	if err != nil {
@@ -385,11 +400,13 @@ func (ls *Lessons) DueLessons(ctx context.Context, now time.Time, limit int) ([]
 }
 
 // MarkPublished publishes a draft or scheduled lesson with one conditional
-// UPDATE, so of two copies (or two calls) exactly one sees ok.
+// UPDATE, so of two copies (or two calls) exactly one sees ok; against a
+// DeleteLesson of the same lesson, the row lock decides which one runs and
+// the other matches nothing.
 func (ls *Lessons) MarkPublished(ctx context.Context, id int64, now time.Time) (model.Lesson, bool, error) {
 	t := dbTime(now)
 	res := ls.db.conn(ctx).Model(&lessonRow{}).
-		Where("id = ? AND status IN ?", id, []string{string(model.LessonDraft), string(model.LessonScheduled)}).
+		Where("id = ? AND status IN ?", id, unpublished).
 		Updates(map[string]any{"status": string(model.LessonPublished), "published_at": t, "updated_at": t})
 	if res.Error != nil {
 		return model.Lesson{}, false, fmt.Errorf("publish lesson %d: %w", id, TranslateError(res.Error))
@@ -399,6 +416,162 @@ func (ls *Lessons) MarkPublished(ctx context.Context, id int64, now time.Time) (
 		return model.Lesson{}, false, err
 	}
 	return l, res.RowsAffected > 0, nil
+}
+
+// DeleteLesson deletes a draft or scheduled lesson with one conditional
+// DELETE (status draft or scheduled), so a publish that took the row first
+// leaves nothing to delete (ok false), and a publish after it finds
+// nothing to publish.
+func (ls *Lessons) DeleteLesson(ctx context.Context, id int64) (bool, error) {
+	res := ls.db.conn(ctx).Where("id = ? AND status IN ?", id, unpublished).Delete(&lessonRow{})
+	if res.Error != nil {
+		return false, fmt.Errorf("delete lesson %d: %w", id, TranslateError(res.Error))
+	}
+	if res.RowsAffected > 0 {
+		return true, nil
+	}
+	// Gone, or published? A locking read sees the row as committed now
+	// (on MySQL a plain one would read the transaction's snapshot).
+	c := ls.db.conn(ctx)
+	if ls.db.driver != "sqlite" {
+		c = c.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var row lessonRow
+	if err := c.Select("id").Where("id = ?", id).Take(&row).Error; err != nil {
+		return false, notFound(err, errLessonNotFound)
+	}
+	return false, nil
+}
+
+// setStatus moves lesson id from status from to status to with one
+// conditional UPDATE and returns the lesson as stored.
+func (ls *Lessons) setStatus(ctx context.Context, id int64, from, to model.LessonStatus, now time.Time) (model.Lesson, bool, error) {
+	res := ls.db.conn(ctx).Model(&lessonRow{}).Where("id = ? AND status = ?", id, string(from)).
+		Updates(map[string]any{"status": string(to), "updated_at": dbTime(now)})
+	if res.Error != nil {
+		return model.Lesson{}, false, fmt.Errorf("lesson %d to %s: %w", id, to, TranslateError(res.Error))
+	}
+	l, err := ls.LessonByID(ctx, id)
+	if err != nil {
+		return model.Lesson{}, false, err
+	}
+	return l, res.RowsAffected > 0, nil
+}
+
+// WithdrawLesson moves a published lesson to withdrawn.
+func (ls *Lessons) WithdrawLesson(ctx context.Context, id int64, now time.Time) (model.Lesson, bool, error) {
+	return ls.setStatus(ctx, id, model.LessonPublished, model.LessonWithdrawn, now)
+}
+
+// RestoreLesson moves a withdrawn lesson back to published; published_at
+// and push_id stay as they were. It holds the course's row first (as
+// DeleteCourse does), so a course archived at the same moment either
+// refuses the restore (course_deleted) or sees the lesson published.
+func (ls *Lessons) RestoreLesson(ctx context.Context, id int64, now time.Time) (model.Lesson, bool, error) {
+	var out model.Lesson
+	ok := false
+	err := ls.db.WithTx(ctx, func(ctx context.Context) error {
+		l, err := ls.LessonByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := ls.lockCourse(ctx, l.CourseID); err != nil {
+			if errors.Is(err, model.ErrNotFound) {
+				return errCourseDeleted
+			}
+			return err
+		}
+		out, ok, err = ls.setStatus(ctx, id, model.LessonWithdrawn, model.LessonPublished, now)
+		return err
+	})
+	if err != nil {
+		return model.Lesson{}, false, err
+	}
+	return out, ok, nil
+}
+
+var errCourseDeleted = model.Coded(model.ErrConflict, "course_deleted", "微课所在的课程已删除，不能重新上架")
+
+// lockCourse holds course id's row until the transaction ends (SELECT …
+// FOR UPDATE; SQLite's transactions are serialized already), or returns
+// ErrNotFound when it is missing or archived. The read is a locking one,
+// so on MySQL it sees the row as committed now, not the transaction's
+// snapshot.
+func (ls *Lessons) lockCourse(ctx context.Context, id int64) error {
+	c := ls.db.conn(ctx)
+	if ls.db.driver != "sqlite" {
+		c = c.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var row courseRow
+	if err := c.Select("id", "deleted_at").Where("id = ?", id).Take(&row).Error; err != nil {
+		return notFound(err, errCourseNotFound)
+	}
+	if row.DeletedAt != nil {
+		return errCourseNotFound
+	}
+	return nil
+}
+
+// UnscheduleCourse makes the course's scheduled lessons drafts.
+func (ls *Lessons) UnscheduleCourse(ctx context.Context, courseID int64, now time.Time) (int, error) {
+	res := ls.db.conn(ctx).Model(&lessonRow{}).Where("course_id = ? AND status = ?", courseID, string(model.LessonScheduled)).
+		Updates(map[string]any{"status": string(model.LessonDraft), "publish_at": nil, "updated_at": dbTime(now)})
+	if res.Error != nil {
+		return 0, fmt.Errorf("unschedule course %d: %w", courseID, TranslateError(res.Error))
+	}
+	return int(res.RowsAffected), nil
+}
+
+var errCoursePublished = model.Coded(model.ErrConflict, "course_published", "课程下还有已发布的微课，请先下架课程或逐节下架")
+
+// DeleteCourse deletes the course's drafts and scheduled lessons (one
+// conditional DELETE: a lesson a concurrent publish took first stays),
+// then looks at what is left, in one transaction: a published lesson
+// refuses it all (rolled back); withdrawn lessons keep the course,
+// archived; nothing left erases it with its subscriptions.
+func (ls *Lessons) DeleteCourse(ctx context.Context, id int64, now time.Time) (bool, error) {
+	archived := false
+	err := ls.db.WithTx(ctx, func(ctx context.Context) error {
+		c := ls.db.conn(ctx)
+		if err := ls.lockCourse(ctx, id); err != nil { // against a concurrent RestoreLesson
+			return err
+		}
+		if err := c.Where("course_id = ? AND status IN ?", id, unpublished).Delete(&lessonRow{}).Error; err != nil {
+			return TranslateError(err)
+		}
+		// What is left, read with locks (on MySQL a plain read would see
+		// the snapshot of the caller's first read, which may predate a
+		// publish or restore that committed since).
+		q := c.Model(&lessonRow{}).Select("id", "status").Where("course_id = ?", id)
+		if ls.db.driver != "sqlite" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		var left []lessonRow
+		if err := q.Find(&left).Error; err != nil {
+			return TranslateError(err)
+		}
+		for _, g := range left {
+			switch model.LessonStatus(g.Status) {
+			case model.LessonPublished:
+				return errCoursePublished
+			case model.LessonWithdrawn:
+				archived = true
+			}
+		}
+		t := dbTime(now)
+		if archived {
+			return TranslateError(c.Model(&courseRow{}).Where("id = ?", id).
+				Updates(map[string]any{"deleted_at": t, "updated_at": t}).Error)
+		}
+		if err := c.Where("course_id = ?", id).Delete(&subscriptionRow{}).Error; err != nil {
+			return TranslateError(err)
+		}
+		return TranslateError(c.Where("id = ?", id).Delete(&courseRow{}).Error)
+	})
+	if err != nil {
+		return false, fmt.Errorf("delete course %d: %w", id, err)
+	}
+	return archived, nil
 }
 
 // StartPush inserts the fan-out row of l (once) and records the push id on
@@ -434,17 +607,28 @@ func (ls *Lessons) LessonByPush(ctx context.Context, pushID int64) (model.Lesson
 	return ls.LessonByID(ctx, row.LessonID)
 }
 
-// AdvancePush moves the cursor forward only (two runs of one fan-out may
-// overlap) and touches updated_at.
-func (ls *Lessons) AdvancePush(ctx context.Context, lessonID, cursor int64, now time.Time) error {
-	err := ls.db.conn(ctx).Model(&lessonPushRow{}).Where("lesson_id = ?", lessonID).Updates(map[string]any{
+// AdvancePush moves the cursor of an unfinished fan-out forward only (two
+// runs of one fan-out may overlap) and touches updated_at, with one
+// conditional UPDATE (finished_at IS NULL). MySQL counts changed rows
+// only, so an UPDATE that matched without changing anything is told from
+// a finished fan-out by reading the row.
+func (ls *Lessons) AdvancePush(ctx context.Context, lessonID, cursor int64, now time.Time) (bool, error) {
+	c := ls.db.conn(ctx)
+	res := c.Model(&lessonPushRow{}).Where("lesson_id = ? AND finished_at IS NULL", lessonID).Updates(map[string]any{
 		"last_subscription_id": gorm.Expr("CASE WHEN last_subscription_id < ? THEN ? ELSE last_subscription_id END", cursor, cursor),
 		"updated_at":           dbTime(now),
-	}).Error
-	if err != nil {
-		return fmt.Errorf("advance push %d: %w", lessonID, TranslateError(err))
+	})
+	if res.Error != nil {
+		return false, fmt.Errorf("advance push %d: %w", lessonID, TranslateError(res.Error))
 	}
-	return nil
+	if res.RowsAffected > 0 {
+		return true, nil
+	}
+	lp, err := ls.LessonPush(ctx, lessonID)
+	if err != nil {
+		return false, fmt.Errorf("advance push %d: %w", lessonID, err)
+	}
+	return lp.FinishedAt.IsZero(), nil
 }
 
 // FinishPush marks the fan-out done (the first time only).
@@ -623,9 +807,15 @@ func (ls *Lessons) CourseCompletion(ctx context.Context, courseID int64, lessonI
 	return int(learners), int(finished), nil
 }
 
+// everPublished are the statuses of a lesson that was published: a
+// withdrawn lesson was published when it was, and the figures count it.
+var everPublished = []string{string(model.LessonPublished), string(model.LessonWithdrawn)}
+
 // Figures counts the lessons area over [from, to): lessons published (by
-// kind), lesson notices sent (by channel) and opened, completions and
-// subscriptions.
+// kind, withdrawn ones included), lesson notices sent (by channel) and
+// opened, completions and subscriptions (the notices, opens and
+// completions of withdrawn lessons, and subscriptions of archived courses,
+// included: they happened).
 func (ls *Lessons) Figures(ctx context.Context, from, to time.Time) (model.LessonFigures, error) {
 	f := model.LessonFigures{PublishedKinds: map[string]int{}, ReachedBy: map[string]int{}}
 	a, b := dbTime(from), dbTime(to)
@@ -636,7 +826,7 @@ func (ls *Lessons) Figures(ctx context.Context, from, to time.Time) (model.Lesso
 	}
 	var kinds []group
 	err := c.Model(&lessonRow{}).Select("kind AS k, COUNT(*) AS n").
-		Where("status = ? AND published_at >= ? AND published_at < ?", string(model.LessonPublished), a, b).Group("kind").Scan(&kinds).Error
+		Where("status IN ? AND published_at >= ? AND published_at < ?", everPublished, a, b).Group("kind").Scan(&kinds).Error
 	if err != nil {
 		return f, fmt.Errorf("lesson figures: %w", TranslateError(err))
 	}

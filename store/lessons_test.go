@@ -223,11 +223,14 @@ func TestSubscribersAndPush(t *testing.T) {
 		if got, err := ls.LessonByPush(ctx, 77); err != nil || got.ID != l.ID || got.PushID != 77 {
 			t.Errorf("LessonByPush() = %+v, %v", got, err)
 		}
-		if err := ls.AdvancePush(ctx, l.ID, 10, lessonT0.Add(time.Second)); err != nil {
-			t.Fatal(err)
+		if ok, err := ls.AdvancePush(ctx, l.ID, 10, lessonT0.Add(time.Second)); err != nil || !ok {
+			t.Fatalf("AdvancePush() = %v, %v", ok, err)
 		}
-		if err := ls.AdvancePush(ctx, l.ID, 5, lessonT0.Add(2*time.Second)); err != nil { // an older run
-			t.Fatal(err)
+		if ok, err := ls.AdvancePush(ctx, l.ID, 5, lessonT0.Add(2*time.Second)); err != nil || !ok { // an older run
+			t.Fatalf("AdvancePush(older) = %v, %v", ok, err)
+		}
+		if ok, err := ls.AdvancePush(ctx, l.ID, 5, lessonT0.Add(2*time.Second)); err != nil || !ok { // nothing changes
+			t.Fatalf("AdvancePush(same) = %v, %v, want true (MySQL counts no changed row)", ok, err)
 		}
 		if lp, err := ls.LessonPush(ctx, l.ID); err != nil || lp.Cursor != 10 || !lp.UpdatedAt.Equal(lessonT0.Add(2*time.Second)) {
 			t.Errorf("LessonPush() = %+v, %v, want cursor 10", lp, err)
@@ -243,6 +246,12 @@ func TestSubscribersAndPush(t *testing.T) {
 		}
 		if ids, err := ls.StalledPushes(ctx, lessonT0.Add(time.Hour), 10); err != nil || len(ids) != 0 {
 			t.Errorf("StalledPushes(finished) = %v, %v, want none", ids, err)
+		}
+		if ok, err := ls.AdvancePush(ctx, l.ID, 20, lessonT0.Add(time.Hour)); err != nil || ok {
+			t.Errorf("AdvancePush(finished) = %v, %v, want false", ok, err)
+		}
+		if lp, err := ls.LessonPush(ctx, l.ID); err != nil || lp.Cursor != 10 {
+			t.Errorf("LessonPush() after a finished advance = %+v, %v, want cursor 10", lp, err)
 		}
 	})
 }

@@ -40,6 +40,8 @@ var migrations = []migration{
 	{ID: "0011_fairs_resignup", Up: migrateFairsResignup},                    // store/fairs.go
 	{ID: "0012_gateway_messages_callback", Up: migrateMessagesCallbackIndex}, // store/messages.go
 	{ID: "0013_cases_calendar", Up: migrateCasesCalendar},                    // store/cases_calendar.go
+	{ID: "0014_lessons_withdraw", Up: migrateLessonsWithdraw},                // store/lessons.go (and notify_pushes.cancelled_at)
+	{ID: "0015_articles_mass_poll", Up: migrateArticlesMassPoll},             // store/articles.go
 }
 
 // foundationRows are the tables of the platform foundation.

@@ -73,19 +73,22 @@ func (r notifyTemplateRow) toModel() (model.NotifyTemplate, error) {
 	return t, nil
 }
 
-// pushRow is a broadcast.
+// pushRow is a broadcast. cancelled_at (step 0014) is set when it was
+// cancelled (its lesson withdrawn).
 type pushRow struct {
-	ID        int64     `gorm:"primaryKey"`
-	Title     string    `gorm:"size:128;not null"`
-	Topic     string    `gorm:"size:48;not null"`
-	CreatedBy int64     `gorm:"not null"`
-	CreatedAt time.Time `gorm:"not null"`
+	ID          int64      `gorm:"primaryKey"`
+	Title       string     `gorm:"size:128;not null"`
+	Topic       string     `gorm:"size:48;not null"`
+	CreatedBy   int64      `gorm:"not null"`
+	CreatedAt   time.Time  `gorm:"not null"`
+	CancelledAt *time.Time `gorm:"column:cancelled_at"`
 }
 
 func (pushRow) TableName() string { return "notify_pushes" }
 
 func (r pushRow) toModel() model.Push {
-	return model.Push{ID: r.ID, Title: r.Title, Topic: r.Topic, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+	return model.Push{ID: r.ID, Title: r.Title, Topic: r.Topic, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(),
+		CancelledAt: timeVal(r.CancelledAt)}
 }
 
 // deliveryRow is one notice to one person: the outbox and the delivery

@@ -239,6 +239,46 @@ func (n *Notify) PushesToFeed(ctx context.Context, limit int) ([]int64, error) {
 	return ids, nil
 }
 
+// CancelPush sets the push's cancelled_at (once) and skips its queued and
+// pending deliveries with one conditional UPDATE each, in one transaction
+// (the caller's, if any). The push row is written first: a caller that
+// holds it (the lessons' withdrawal) orders itself against a fan-out page
+// of the same push through its own row lock, not this one.
+func (n *Notify) CancelPush(ctx context.Context, pushID int64, reason string, now time.Time) (int, error) {
+	t := dbTime(now)
+	skipped := 0
+	err := n.db.WithTx(ctx, func(ctx context.Context) error {
+		c := n.db.conn(ctx)
+		res := c.Model(&pushRow{}).Where("id = ?", pushID).
+			Update("cancelled_at", gorm.Expr("COALESCE(cancelled_at, ?)", t))
+		if res.Error != nil {
+			return TranslateError(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			var found int64
+			if err := c.Model(&pushRow{}).Where("id = ?", pushID).Count(&found).Error; err != nil {
+				return TranslateError(err)
+			}
+			if found == 0 {
+				return model.Errorf(model.ErrNotFound, "推送不存在")
+			}
+		}
+		res = c.Model(&deliveryRow{}).
+			Where("push_id = ? AND status IN ?", pushID, []string{model.DeliveryQueued, model.DeliveryPending}).
+			Updates(map[string]any{"status": model.DeliverySkipped, "error": truncateBytes(reason, 128), "lease_until": nil,
+				"updated_at": t})
+		if res.Error != nil {
+			return TranslateError(res.Error)
+		}
+		skipped = int(res.RowsAffected)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cancel push %d: %w", pushID, err)
+	}
+	return skipped, nil
+}
+
 // MarkDeliveryRead sets read_at once, on a sent delivery sent at or before
 // t. It reads first and writes only when there is something to mark: most
 // opens are by people never notified or counted already, and on SQLite

@@ -319,12 +319,13 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *app,
 	}
 	articleSvc, err := articles.New(articles.Deps{
 		Store: store.NewArticles(db), WeChat: articleswx.New(wx), Results: store.NewResults(db), Audit: accounts, Logger: log,
-		Options: articles.Options{AllowSelfApproval: !cfg.Articles.TwoPersonRule, CheckOpenID: checkOpenID},
+		Options: articles.Options{AllowSelfApproval: !cfg.Articles.TwoPersonRule, CheckOpenID: checkOpenID,
+			ResultWait: cfg.Articles.ResultWait},
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	articles.Register(a.jobs, articleSvc)
+	articles.Register(a.jobs, articleSvc, cfg.Articles.Tick)
 	a.gateway.RegisterResultSink(model.ResultPublish, articleSvc.ApplyResult)
 	a.gateway.RegisterResultSink(model.ResultMass, articleSvc.ApplyResult)
 

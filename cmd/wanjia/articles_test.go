@@ -11,12 +11,14 @@ import (
 	"mime/multipart"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"wanjia/model"
+	"wanjia/wechat/wxsim"
 )
 
 // mustAdminCreate runs `wanjia admin create` against the instance's data dir.
@@ -255,6 +257,16 @@ func TestEveryStaffWriteNeedsItsRole(t *testing.T) {
 	if len(routes) < 20 {
 		t.Fatalf("only %d staff write routes found: %v", len(routes), routes)
 	}
+	// Writes added after the table was first written: each must be in the
+	// route table the walk covers.
+	for _, want := range []string{
+		"DELETE /api/admin/lessons/{id}", "POST /api/admin/lessons/{id}/withdraw", "POST /api/admin/lessons/{id}/restore",
+		"POST /api/admin/courses/{id}/withdraw", "DELETE /api/admin/courses/{id}",
+	} {
+		if !slices.Contains(routes, want) {
+			t.Errorf("staff write %s is not in the route table", want)
+		}
+	}
 	checked := 0
 	for _, rt := range routes {
 		if selfService[rt] {
@@ -292,3 +304,67 @@ func hasRole(rs []model.Role, r model.Role) bool {
 
 // pathParam matches an OpenAPI path parameter such as {id}.
 var pathParam = regexp.MustCompile(`\{[^}]+\}`)
+
+// TestMassSendEventLostEndToEnd runs the service against the simulator
+// outside sandbox, with WeChat's MASSSENDJOBFINISH events lost on their
+// way: the every-tick sweep asks message/mass/get and completes the
+// article (published, counts unknown); the event arriving late through the
+// callback fills in the counts without changing the publish time; a failed
+// send whose event never comes is marked failed.
+func TestMassSendEventLostEndToEnd(t *testing.T) {
+	w := mustSimWorld(t)
+	sim := w.sim
+	sim.AddUser(wxsim.User{AppID: e2eMPApp, OpenID: "oChecker"})
+	for _, id := range []string{"oOA_f1", "oOA_f2"} {
+		sim.AddUser(wxsim.User{AppID: e2eOAApp, OpenID: id, Subscribed: true})
+	}
+	env := w.copyEnv(map[string]string{"WANJIA_ARTICLES_CHECK_OPENID": "oChecker", "WANJIA_ARTICLES_TICK": "1s",
+		"WANJIA_ARTICLES_RESULT_WAIT": "1s"})
+	in := mustStart(t, env)
+	ed := mustEditor(t, in, env, "writer", "editor")
+	chief := mustEditor(t, in, env, "chief", "admin")
+	sim.SetOACallback(in.base+"/wechat/oa/callback", e2eOAToken, w.oaAES, e2eOAApp)
+	sim.WithholdOAEvents("MASSSENDJOBFINISH", 2)
+
+	massSend := func(title string) string {
+		a := in.mustCall(t, "POST", "/api/admin/articles", ed, `{"title":"`+title+`","body":"<p>致全市妇女的一封信</p>"}`, 201)
+		id := fmt.Sprint(a["id"])
+		path := "/api/admin/articles/" + id
+		in.uploadCover(t, path+"/cover", ed)
+		in.mustCall(t, "POST", path+"/submit", ed, "", 200)
+		in.mustCall(t, "POST", path+"/approve", chief, "", 200)
+		if p := in.mustCall(t, "POST", path+"/publish", ed, `{"mode":"masssend","to_all":true}`, 200); p["status"] != "publishing" {
+			t.Fatalf("publish = %v", p)
+		}
+		// WeChat finishes the job; its event is lost on the way.
+		if err := sim.FlushOAEvents(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+
+	id := massSend("三八节慰问信")
+	polled := in.waitArticle(t, id, ed, func(a map[string]any) bool { return a["status"] != "publishing" })
+	if polled["status"] != "published" || polled["counts_unknown"] != true || polled["sent_count"] != float64(0) ||
+		polled["article_url"] != "" || polled["published_at"] == nil {
+		t.Fatalf("after the sweep = %v, want published with the counts unknown", polled)
+	}
+	if n := len(sim.Calls("/cgi-bin/message/mass/get")); n == 0 {
+		t.Error("mass/get was never called")
+	}
+	// The event arrives after all, late.
+	if err := sim.PushWithheld(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	late := in.waitArticle(t, id, ed, func(a map[string]any) bool { return a["counts_unknown"] == false })
+	if late["status"] != "published" || late["sent_count"] != float64(2) || late["error_count"] != float64(0) ||
+		!strings.HasPrefix(late["article_url"].(string), "https://mp.weixin.qq.com/s?") || late["published_at"] != polled["published_at"] {
+		t.Errorf("after the late event = %v, want its counts and URL, published at the poll's time", late)
+	}
+
+	sim.SetMassStatus("send fail")
+	failed := in.waitArticle(t, massSend("第二封信"), ed, func(a map[string]any) bool { return a["status"] != "publishing" })
+	if failed["status"] != "failed" || !strings.Contains(failed["fail_reason"].(string), "群发失败") {
+		t.Errorf("a failed send without its event = %v, want failed with the reason", failed)
+	}
+}

@@ -1056,6 +1056,34 @@ func testLessonPublish(t *testing.T, bctx context.Context, cs *consoleServer, ma
 	b.open(made.course)
 	b.wait("the course figures", `document.querySelector('.main svg.chart-h') && document.querySelector('.main table')?.innerText.includes('第二课')`)
 	b.shot("course")
+
+	// Taking content down: the published lesson is withdrawn with a
+	// reason (parents no longer see it) and restored; a draft is deleted.
+	b.open(made.lesson)
+	b.click(`.withdraw-lesson`)
+	b.fill("dialog[open] form", "reason", "视频需要重新剪辑")
+	b.click(`dialog[open] button[type=submit]`)
+	b.wait("the withdrawn lesson", `document.querySelector('.lesson-withdrawn') && document.querySelector('.restore-lesson')`)
+	lessonID := strings.TrimPrefix(made.lesson, "/console/lessons/")
+	if code, _ := cs.call(t, "GET", "/api/mp/lessons/"+lessonID, parent, ""); code != 404 {
+		t.Errorf("the parent reads the withdrawn lesson: %d, want 404", code)
+	}
+	b.shot("lesson-withdrawn")
+	b.click(`.restore-lesson`)
+	b.click(`dialog[open] button[type=submit]`)
+	b.wait("the restored lesson", `!document.querySelector('.lesson-withdrawn') && document.querySelector('.withdraw-lesson')`)
+	if code, _ := cs.call(t, "GET", "/api/mp/lessons/"+lessonID, parent, ""); code != 200 {
+		t.Errorf("the parent reads the restored lesson: %d, want 200", code)
+	}
+	b.open(made.course)
+	b.click(`.new-lesson`)
+	b.fill("form", "title", "第三课：草稿")
+	b.fill("form", "url", "https://media.example.org/3.mp4")
+	b.click(`form:has([data-field=url]) button[type=submit]`)
+	b.wait("the saved draft", `/^\/console\/lessons\/\d+$/.test(location.pathname) && document.querySelector('.delete-lesson')`)
+	b.click(`.delete-lesson`)
+	b.click(`dialog[open] button[type=submit]`)
+	b.wait("back on the course without the draft", `location.pathname === '`+made.course+`' && document.querySelector('.main table')?.innerText.includes('第二课') && !document.body.innerText.includes('第三课：草稿')`)
 }
 
 func testCaseAssignClose(t *testing.T, bctx context.Context, cs *consoleServer, made *consoleMade) {

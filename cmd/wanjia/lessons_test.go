@@ -340,4 +340,40 @@ func TestLessonPushEndToEnd(t *testing.T) {
 	if num(course["subscribers"]) != 3 || num(course["learners"]) != 1 {
 		t.Errorf("course report = %v", course)
 	}
+
+	// Lesson 2 is withdrawn: the parents no longer see it, its push is
+	// marked cancelled with its figures as they were, the 课堂 reply
+	// forgets it, and the editor's steps are in the audit log.
+	l2 := in.mustCall(t, "GET", "/api/admin/pushes/"+push2, ed, "", 200)["lesson"].(map[string]any)
+	id2 := fmt.Sprint(int64(l2["id"].(float64)))
+	if w := in.mustCall(t, "POST", "/api/admin/lessons/"+id2+"/withdraw", ed, `{"reason":"内容更新中"}`, 200); w["status"] != "withdrawn" {
+		t.Errorf("withdraw = %v", w)
+	}
+	in.mustCall(t, "GET", "/api/mp/lessons/"+id2, tokens["oMP_follower"], "", 404)
+	in.mustCall(t, "PUT", "/api/mp/lessons/"+id2+"/progress", tokens["oMP_follower"], `{"position_s":10}`, 409)
+	p = in.mustCall(t, "GET", "/api/admin/pushes/"+push2, ed, "", 200)
+	if p["cancelled_at"] == nil || num(p["sent"]) != 1 || num(p["no_consent"]) != 2 || num(p["pending"]) != 0 {
+		t.Errorf("push of the withdrawn lesson = %v, want cancelled with its figures kept", p)
+	}
+	reply, _, err = sender.Send(context.Background(), wxsim.TextMessage("oOA_follower", "课堂"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply == nil || strings.Contains(reply.Content, "怎么聊成绩") || !strings.Contains(reply.Content, "怎么聊手机") {
+		t.Errorf("reply to 课堂 after the withdrawal = %+v, want the withdrawn lesson left out", reply)
+	}
+	draft := in.mustCall(t, "POST", "/api/admin/courses/"+cid+"/lessons", ed, `{"title":"草稿","kind":"article","body":"<p>x</p>"}`, 201)
+	in.mustCall(t, "DELETE", "/api/admin/lessons/"+jsonID(draft), ed, "", 204)
+	in.mustCall(t, "DELETE", "/api/admin/courses/"+cid, ed, "", 409)
+	admin := mustEditor(t, in, e, "chief", "admin")
+	audit := in.mustCall(t, "GET", "/api/admin/audit?target_type=lesson&limit=100", admin, "", 200)
+	actions := map[string]bool{}
+	for _, it := range audit["items"].([]any) {
+		actions[it.(map[string]any)["action"].(string)] = true
+	}
+	for _, want := range []string{"lesson.withdraw", "lesson.delete", "lesson.publish"} {
+		if !actions[want] {
+			t.Errorf("audit lacks %s: %v", want, actions)
+		}
+	}
 }

@@ -75,7 +75,14 @@ type Options struct {
 	// StatsBackfillDays is how far back a first statistics sync reaches;
 	// 90 days.
 	StatsBackfillDays int
+	// ResultWait is how long a publish or mass send waits for WeChat's
+	// result event before PublishDue asks WeChat (freepublish/get,
+	// message/mass/get); 2 minutes (config articles.result_wait).
+	ResultWait time.Duration
 }
+
+// DefaultResultWait is the default Options.ResultWait.
+const DefaultResultWait = 2 * time.Minute
 
 // Deps are what New needs; Logger, Now and Options are optional.
 type Deps struct {
@@ -116,6 +123,9 @@ func New(d Deps) (*Service, error) {
 	}
 	if s.opts.StatsBackfillDays <= 0 {
 		s.opts.StatsBackfillDays = 90
+	}
+	if s.opts.ResultWait <= 0 {
+		s.opts.ResultWait = DefaultResultWait
 	}
 	return s, nil
 }

@@ -15,16 +15,20 @@ const (
 
 // Schedule of the background tasks.
 const (
-	PublishDueEvery = time.Minute // a scheduled article goes out within a minute of its time
+	PublishDueEvery = time.Minute // default: a scheduled article goes out within a minute of its time
 	SyncStatsAt     = "08:30"     // after WeChat completes the day before (08:00), Asia/Shanghai
 )
 
 // Register adds the articles' handlers and schedules to r (before
-// r.Start): scheduled publishing every minute and the statistics sync
-// daily at SyncStatsAt, each once per cluster. Both are safe to run twice:
-// publishing claims each article with a conditional update, the sync
+// r.Start): scheduled publishing and the poll of late results every tick
+// (PublishDueEvery when 0) and the statistics sync daily at SyncStatsAt,
+// each once per cluster. Both are safe to run twice: publishing claims
+// each article with a conditional update, results apply once, the sync
 // replaces the days it stores.
-func Register(r *job.Runner, s *Service) {
+func Register(r *job.Runner, s *Service, tick time.Duration) {
+	if tick <= 0 {
+		tick = PublishDueEvery
+	}
 	r.Handle(TaskPublishDue, func(ctx context.Context, _ []byte) error {
 		n, err := s.PublishDue(ctx)
 		if n > 0 {
@@ -32,7 +36,7 @@ func Register(r *job.Runner, s *Service) {
 		}
 		return err
 	})
-	r.Every("articles-publish-due", PublishDueEvery, TaskPublishDue, nil)
+	r.Every("articles-publish-due", tick, TaskPublishDue, nil)
 	r.Handle(TaskSyncStats, func(ctx context.Context, _ []byte) error {
 		_, err := s.SyncStats(ctx)
 		return err

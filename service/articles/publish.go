@@ -179,10 +179,21 @@ var publishFailure = map[int]string{
 	2: "原创校验未通过", 3: "发表失败", 4: "平台审核不通过", 5: "已被删除", 6: "已被封禁",
 }
 
+// massPollFailure names the mass/get states that end a mass send badly.
+var massPollFailure = map[string]string{
+	MassFail:    "群发失败（据微信群发状态查询，未收到群发结果事件）",
+	MassDeleted: "群发消息已被删除（据微信群发状态查询）",
+}
+
 // ApplyResult completes the article of a PUBLISHJOBFINISH or
-// MASSSENDJOBFINISH result (the gateway's result sink): published with its
-// URL, msg_data_id and counts, or failed with the reason. A result for no
-// article of ours, or one already applied, changes nothing.
+// MASSSENDJOBFINISH result (the gateway's result sink), or of a result
+// PublishDue polled: published with its URL, msg_data_id and counts, or
+// failed with the reason. A result for no article of ours, or one already
+// applied, changes nothing. A polled mass result (r.Polled; message/mass/get
+// tells the outcome only) publishes the article with CountsUnknown and no
+// URL, or fails it; the MASSSENDJOBFINISH event arriving late after it sets
+// the counts and the URL (never adding to them) and keeps the publish time
+// the poll recorded.
 func (s *Service) ApplyResult(ctx context.Context, r model.WeChatResult) error {
 	for attempt := 0; ; attempt++ {
 		err := s.applyResult(ctx, r)
@@ -238,22 +249,42 @@ func (s *Service) applyResult(ctx context.Context, r model.WeChatResult) error {
 			}
 		}
 	case model.ResultMass:
-		a.TotalCount, a.SentCount, a.ErrorCount = r.TotalCount, r.SentCount, r.ErrorCount
-		if r.Status == "send success" {
-			a.Status, a.FailReason, a.PublishedAt = model.ArticlePublished, "", r.ReceivedAt
-			if len(r.ArticleURLs) > 0 {
-				a.ArticleURL = r.ArticleURLs[0]
-			}
-		} else {
+		success := r.Status == "send success"
+		switch {
+		case r.Polled && success:
+			a.Status, a.FailReason, a.PublishedAt, a.CountsUnknown = model.ArticlePublished, "", r.ReceivedAt, true
+		case r.Polled:
 			// WeChat finished this clientmsgid: the next attempt needs a new one.
-			a.Status, a.FailReason, a.ClientMsgID = model.ArticleFailed, "群发失败："+r.Status, ""
+			a.Status, a.FailReason, a.ClientMsgID = model.ArticleFailed, massPollFailure[r.Status], ""
+			if a.FailReason == "" {
+				a.FailReason = "群发失败（群发状态 " + r.Status + "）"
+			}
+		default:
+			if success && before.Status == model.ArticlePublished && before.CountsUnknown {
+				// The event, late after the poll: what the poll could not tell.
+				from = []model.ArticleStatus{model.ArticlePublished}
+			}
+			a.TotalCount, a.SentCount, a.ErrorCount, a.CountsUnknown = r.TotalCount, r.SentCount, r.ErrorCount, false
+			if success {
+				a.Status, a.FailReason = model.ArticlePublished, ""
+				if before.Status != model.ArticlePublished {
+					a.PublishedAt = r.ReceivedAt
+				}
+				if len(r.ArticleURLs) > 0 {
+					a.ArticleURL = r.ArticleURLs[0]
+				}
+			} else {
+				// WeChat finished this clientmsgid: the next attempt needs a new one.
+				a.Status, a.FailReason, a.ClientMsgID = model.ArticleFailed, "群发失败："+r.Status, ""
+			}
 		}
 	}
 	if a.PublishedAt.IsZero() && a.Status == model.ArticlePublished {
 		a.PublishedAt = s.now()
 	}
 	if a.Status == before.Status && a.PublishStatus == before.PublishStatus && a.FailReason == before.FailReason &&
-		a.SentCount == before.SentCount && a.ArticleURL == before.ArticleURL {
+		a.TotalCount == before.TotalCount && a.SentCount == before.SentCount && a.ErrorCount == before.ErrorCount &&
+		a.CountsUnknown == before.CountsUnknown && a.ArticleURL == before.ArticleURL {
 		return nil // applied before
 	}
 	if !statusIn(before.Status, from) {
@@ -267,9 +298,11 @@ func (s *Service) applyResult(ctx context.Context, r model.WeChatResult) error {
 }
 
 // PublishDue publishes the scheduled articles whose time has come and asks
-// WeChat about freepublish jobs whose result event is more than two minutes
-// late (the every-minute job). Two copies running it at once never both
-// publish an article: each claim is a conditional update.
+// WeChat about publishes whose result event is more than ResultWait late
+// (the every-minute job): freepublish/get for a freepublish job,
+// message/mass/get for a mass send (see pollMass). Two copies running it at
+// once never both publish an article: each claim is a conditional update,
+// and applying a result twice changes nothing.
 func (s *Service) PublishDue(ctx context.Context) (int, error) {
 	now := s.now()
 	due, err := s.store.DueArticles(ctx, now, dueBatch)
@@ -289,11 +322,17 @@ func (s *Service) PublishDue(ctx context.Context) (int, error) {
 		}
 		n++
 	}
-	stale, err := s.store.StalePublishing(ctx, now.Add(-2*time.Minute), dueBatch)
+	stale, err := s.store.StalePublishing(ctx, now.Add(-s.opts.ResultWait), dueBatch)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	for _, a := range stale {
+		if a.Mode == model.PublishMass && a.MsgID != "" {
+			if err := s.pollMass(ctx, a, now); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if a.PublishID == "" {
 			// Claimed but never handed over (the copy stopped): after ten
 			// minutes staff may publish it again (a mass send keeps its
@@ -319,4 +358,43 @@ func (s *Service) PublishDue(ctx context.Context) (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// pollMass asks WeChat how mass send a stands (message/mass/get) when its
+// MASSSENDJOBFINISH is late: SEND_SUCCESS is applied like the event's
+// success, but with what the answer holds only (no counts, no URL:
+// CountsUnknown); SEND_FAIL and DELETE fail the article with a Chinese
+// reason (a new clientmsgid for the next try, as after a failure event);
+// SENDING — a large send, or one waiting for an administrator's
+// confirmation under API mass-send protection (up to 30 minutes) — is left
+// for the next sweep. A msg_id WeChat does not know (40059) fails the
+// article too, keeping its clientmsgid: publishing it again is then safe
+// (WeChat answers a clientmsgid it has seen with that send's msg_id).
+func (s *Service) pollMass(ctx context.Context, a model.Article, now time.Time) error {
+	state, err := s.wx.MassState(ctx, a.MsgID)
+	if errcodeOf(err) == errInvalidMsgID {
+		s.log.WarnContext(ctx, "mass/get does not know the msg_id", "article", a, "msg_id", a.MsgID)
+		a.Status, a.FailReason = model.ArticleFailed, "微信查询不到这次群发（msg_id 无效），请核对后重新发布"
+		if _, err := s.store.UpdateArticle(ctx, a, model.ArticlePublishing); err != nil && !isChanged(err) {
+			return fmt.Errorf("article %d: %w", a.ID, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("article %d: mass/get: %w", a.ID, err)
+	}
+	r := model.WeChatResult{Kind: model.ResultMass, Key: a.MsgID, Polled: true, ReceivedAt: now}
+	switch state {
+	case MassSending:
+		return nil
+	case MassSuccess:
+		r.Status = "send success"
+	case MassFail, MassDeleted:
+		r.Status = state
+	default:
+		s.log.WarnContext(ctx, "mass/get answered an unknown state; asking again next time", "article", a, "state", state)
+		return nil
+	}
+	s.log.InfoContext(ctx, "mass send result polled (event late)", "article", a, "state", state)
+	return s.ApplyResult(ctx, r)
 }

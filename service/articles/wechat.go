@@ -20,6 +20,10 @@ type WeChat interface {
 	SubmitPublish(ctx context.Context, draftMediaID string) (publishID, msgDataID string, err error)
 	// PublishState asks how a publish job stands (freepublish/get).
 	PublishState(ctx context.Context, publishID string) (PublishState, error)
+	// MassState asks how a mass send stands (message/mass/get): one of
+	// MassSending, MassSuccess, MassFail, MassDeleted. An unknown msg_id is
+	// an *APIError with errcode 40059.
+	MassState(ctx context.Context, msgID string) (string, error)
 	// MassSend sends a draft to every follower or to a tag
 	// (message/mass/sendall with clientmsgid). A clientmsgid WeChat has
 	// seen (45065) returns the msg_id of that first send, with no error.
@@ -56,6 +60,17 @@ type PublishState struct {
 	ArticleURLs []string
 	FailIdx     []int
 }
+
+// The states message/mass/get reports for a mass send.
+const (
+	MassSending = "SENDING"
+	MassSuccess = "SEND_SUCCESS"
+	MassFail    = "SEND_FAIL"
+	MassDeleted = "DELETE"
+)
+
+// errInvalidMsgID is mass/get's errcode for a msg_id WeChat does not know.
+const errInvalidMsgID = 40059
 
 // Check is msg_sec_check's verdict.
 type Check struct {

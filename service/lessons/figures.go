@@ -23,7 +23,9 @@ type LessonReport struct {
 
 // CourseReport is a course with every lesson and their figures, for
 // staff. CompletionRate is the share of the course's learners (users with
-// any progress) who completed every published lesson.
+// any progress, in withdrawn lessons too) who completed every lesson
+// published now (a withdrawn lesson is no longer part of the course; its
+// own figures stay in its LessonReport).
 type CourseReport struct {
 	Course         model.Course
 	Lessons        []LessonReport
@@ -137,7 +139,8 @@ func (s *Service) FigureSection(ctx context.Context, from, to time.Time) (model.
 	}
 	return model.FigureSection{Area: "lessons", Title: "家庭教育微课堂", Figures: []model.Figure{
 		{Key: model.FigLessonsPublished, Name: "发布微课", Value: float64(f.Published), Unit: "节",
-			Definition: "期内发布（含定时发布）的微课节数，按形式（视频、音频、图文）分列。", Breakdown: floats(f.PublishedKinds)},
+			Definition: "期内发布（含定时发布）的微课节数，按形式（视频、音频、图文）分列；其后下架的微课仍计入其发布的时期。",
+			Breakdown:  floats(f.PublishedKinds)},
 		{Key: model.FigLessonReach, Name: "推送触达", Value: float64(f.Reached), Unit: "人次",
 			Definition: "期内微课上新通知成功发出的人次（小程序订阅消息或公众号模板消息，每节课每人至多一次），按渠道分列。",
 			Breakdown:  floats(f.ReachedBy)},

@@ -19,6 +19,11 @@
 // consent, else an Official Account template message through the
 // unionid, else none), the send-rate cap and quiet hours are the
 // notification centre's.
+//
+// Drafts and scheduled lessons are deleted; published ones are withdrawn
+// (hidden, their push stopped, their figures kept) and may be restored;
+// courses are deleted once nothing of theirs is published (see
+// withdraw.go).
 package lessons
 
 import (
@@ -39,6 +44,9 @@ type Notifier interface {
 	CreatePush(ctx context.Context, title, topic string) (int64, error)
 	NotifyMany(ctx context.Context, n model.Notice, to []notify.Target) (int, error)
 	FeedPush(ctx context.Context, pushID int64) (int, error)
+	// CancelPush stops a push for good: its notices not yet sent never
+	// go out (a withdrawn lesson's).
+	CancelPush(ctx context.Context, pushID int64) (int, error)
 	MarkRead(ctx context.Context, dedupeKey string) (bool, error)
 	SubscribeTemplate(ctx context.Context, topic string) (string, error)
 }
@@ -362,7 +370,8 @@ func (s *Service) CreateLesson(ctx context.Context, courseID int64, in LessonInp
 
 // LessonPatch changes some fields of a lesson; nil fields stay. Schedule
 // set changes when it publishes: PublishAt zero makes it a draft again, a
-// time schedules it (not for a published lesson: 409 already_published).
+// time schedules it (not for a published or withdrawn lesson: 409
+// already_published).
 type LessonPatch struct {
 	Title     *string
 	URL       *string
@@ -376,7 +385,8 @@ type LessonPatch struct {
 var errPublished = model.Coded(model.ErrConflict, "already_published", "微课已发布，不能再改发布时间")
 
 // UpdateLesson applies patch to lesson id (editor; audited). A published
-// lesson's content may still be corrected; it is not pushed again.
+// or withdrawn lesson's content may still be corrected; it is not pushed
+// again.
 func (s *Service) UpdateLesson(ctx context.Context, id int64, patch LessonPatch) (model.Lesson, error) {
 	if _, err := requireEditor(ctx); err != nil {
 		return model.Lesson{}, err
@@ -394,7 +404,7 @@ func (s *Service) UpdateLesson(ctx context.Context, id int64, patch LessonPatch)
 		set(&l.DurationS, patch.DurationS)
 		set(&l.Seq, patch.Seq)
 		if patch.Schedule {
-			if before.Status == model.LessonPublished {
+			if before.Status == model.LessonPublished || before.Status == model.LessonWithdrawn {
 				return errPublished
 			}
 			l.Status, l.PublishAt = model.LessonScheduled, patch.PublishAt

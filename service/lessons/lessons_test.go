@@ -96,6 +96,11 @@ func TestStaffOnly(t *testing.T) {
 		_, _, calls["Courses"] = e.svc.Courses(ctx, model.Page{})
 		_, calls["CourseReport"] = e.svc.CourseReport(ctx, c.ID)
 		_, calls["PushReport"] = e.svc.PushReport(ctx, 1)
+		calls["DeleteLesson"] = e.svc.DeleteLesson(ctx, l.ID)
+		_, calls["Withdraw"] = e.svc.Withdraw(ctx, l.ID, "")
+		_, calls["Restore"] = e.svc.Restore(ctx, l.ID)
+		_, calls["WithdrawCourse"] = e.svc.WithdrawCourse(ctx, c.ID, "")
+		_, calls["DeleteCourse"] = e.svc.DeleteCourse(ctx, c.ID)
 		for call, err := range calls {
 			if !errors.Is(err, model.ErrForbidden) {
 				t.Errorf("%s as %s = %v, want ErrForbidden", call, name, err)

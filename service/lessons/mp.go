@@ -185,8 +185,8 @@ type LessonView struct {
 	NextID      int64 // the next published lesson of the course; 0 at the end
 }
 
-// LessonFor returns published lesson id for userID (other statuses are
-// ErrNotFound). When the lesson was pushed, her reading it now counts as
+// LessonFor returns published lesson id for userID (other statuses,
+// withdrawn included, are ErrNotFound). When the lesson was pushed, her reading it now counts as
 // an open of her notice, if it was sent before.
 func (s *Service) LessonFor(ctx context.Context, userID, id int64) (LessonView, error) {
 	l, err := s.store.LessonByID(ctx, id)
@@ -243,9 +243,14 @@ func (in ProgressInput) Valid() map[string]string {
 	return nil
 }
 
+// errProgressWithdrawn refuses progress on a withdrawn lesson.
+var errProgressWithdrawn = model.Coded(model.ErrConflict, "lesson_withdrawn", "该微课已下架，学习进度不再记录")
+
 // SaveProgress records userID's progress in published lesson id: the same
 // report twice changes nothing, a completion is never undone, and a
-// position past the lesson's end counts as its end.
+// position past the lesson's end counts as its end. A withdrawn lesson is
+// 409 lesson_withdrawn (a page left open while staff took it down); other
+// lessons not published are ErrNotFound.
 func (s *Service) SaveProgress(ctx context.Context, userID, id int64, in ProgressInput) (model.LessonProgress, error) {
 	if err := model.Invalid(in.Valid()); err != nil {
 		return model.LessonProgress{}, err
@@ -253,6 +258,9 @@ func (s *Service) SaveProgress(ctx context.Context, userID, id int64, in Progres
 	l, err := s.store.LessonByID(ctx, id)
 	if err != nil {
 		return model.LessonProgress{}, err
+	}
+	if l.Status == model.LessonWithdrawn {
+		return model.LessonProgress{}, errProgressWithdrawn
 	}
 	if l.Status != model.LessonPublished {
 		return model.LessonProgress{}, errLessonNotFound

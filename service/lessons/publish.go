@@ -16,14 +16,21 @@ const dueBatch = 100
 
 // Publish publishes lesson id now (editor; audited) and starts its push
 // to the course's subscribers. Publishing a published lesson changes
-// nothing and notifies nobody again; it answers the lesson as it is.
+// nothing and notifies nobody again; it answers the lesson as it is. A
+// withdrawn lesson is 409 lesson_withdrawn (Restore puts it back, without
+// a new push).
 func (s *Service) Publish(ctx context.Context, id int64) (model.Lesson, error) {
 	if _, err := requireEditor(ctx); err != nil {
 		return model.Lesson{}, err
 	}
 	l, _, err := s.publish(ctx, id)
+	if err == nil && l.Status == model.LessonWithdrawn {
+		return model.Lesson{}, errWithdrawnPublish
+	}
 	return l, err
 }
+
+var errWithdrawnPublish = model.Coded(model.ErrConflict, "lesson_withdrawn", "微课已下架；如需重新上架，请使用“重新上架”（不会再次通知订阅者）")
 
 // publish moves lesson id to published with one conditional UPDATE and,
 // when this call did it, creates the push and the fan-out's progress row in
@@ -36,7 +43,7 @@ func (s *Service) publish(ctx context.Context, id int64) (model.Lesson, bool, er
 	err := s.tx.WithTx(ctx, func(ctx context.Context) error {
 		now := s.now()
 		before, err := s.store.LessonByID(ctx, id)
-		if err != nil || before.Status == model.LessonPublished {
+		if err != nil || (before.Status != model.LessonDraft && before.Status != model.LessonScheduled) {
 			out = before
 			return err
 		}
@@ -84,7 +91,9 @@ func pushTitle(title string) string {
 // Tick is the scheduler's minute: it publishes every scheduled lesson
 // that is due (once across every copy: the publish is a conditional
 // UPDATE) and restarts fan-outs that stopped moving (a copy that died
-// mid-push, a task lost with Redis). It returns how many it published.
+// mid-push, a task lost with Redis). A due lesson deleted meanwhile is
+// not published (the delete and the publish are conditional on the same
+// row: one of them finds nothing to do). It returns how many it published.
 func (s *Service) Tick(ctx context.Context) (int, error) {
 	ids, err := s.store.DueLessons(ctx, s.now(), dueBatch)
 	if err != nil {
@@ -94,6 +103,9 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 	var errs []error
 	for _, id := range ids {
 		_, ok, err := s.publish(ctx, id)
+		if errors.Is(err, model.ErrNotFound) {
+			continue // deleted since DueLessons read it
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -129,13 +141,17 @@ func (s *Service) resumeStalled(ctx context.Context) error {
 
 // Fanout notifies every subscriber of the lesson's course, page by page
 // from where the last run stopped, and marks the fan-out finished (the
-// background task's work). Each page is one transaction: one NotifyMany
-// call with one DedupeKey per subscriber, and the cursor moved past the
-// page; a rerun — a restart, a second task — starts after the last
-// committed page, and the keys make even a repeated page notify nobody
-// twice. Subscribers are read FanoutBatch at a time, never all. The
-// notices of the first page are handed to the queue at once; the
-// notification centre's sweep keeps feeding the rest at the send rate.
+// background task's work). Each page is one transaction: the cursor moved
+// past the page (first, so the page holds the fan-out's row: a withdrawal
+// that stops the fan-out either waits for the page to commit, and then
+// cancels its notices too, or is seen by it, and the page is rolled
+// back), and one NotifyMany call with one DedupeKey per subscriber. A
+// rerun — a restart, a second task — starts after the last committed page,
+// and the keys make even a repeated page notify nobody twice. Subscribers
+// are read FanoutBatch at a time, never all. The notices of the first
+// page are handed to the queue at once; the notification centre's sweep
+// keeps feeding the rest at the send rate. A fan-out stopped by a
+// withdrawal (finished) returns nil at its next page.
 func (s *Service) Fanout(ctx context.Context, lessonID int64) error {
 	lp, err := s.store.LessonPush(ctx, lessonID)
 	if err != nil {
@@ -172,11 +188,21 @@ func (s *Service) Fanout(ctx context.Context, lessonID int64) error {
 		}
 		last := subs[len(subs)-1].ID
 		err = s.tx.WithTx(ctx, func(ctx context.Context) error {
-			if _, err := s.notify.NotifyMany(ctx, n, to); err != nil {
+			ok, err := s.store.AdvancePush(ctx, lessonID, last, s.now())
+			if err != nil {
 				return err
 			}
-			return s.store.AdvancePush(ctx, lessonID, last, s.now())
+			if !ok {
+				return errFanoutStopped
+			}
+			_, err = s.notify.NotifyMany(ctx, n, to)
+			return err
 		})
+		if errors.Is(err, errFanoutStopped) {
+			s.log.InfoContext(ctx, "lesson push stopped (withdrawn)", "lesson_id", lessonID, "push_id", lp.PushID,
+				"subscribers", total)
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("fan-out %d: %w", lessonID, err)
 		}
@@ -194,6 +220,10 @@ func (s *Service) Fanout(ctx context.Context, lessonID int64) error {
 		"elapsed_ms", time.Since(start).Milliseconds())
 	return nil
 }
+
+// errFanoutStopped rolls back a fan-out page whose fan-out was finished by
+// a withdrawal.
+var errFanoutStopped = errors.New("fan-out stopped")
 
 // notice is the lesson's notice (its template fields: title, course, time).
 func (s *Service) notice(l model.Lesson, c model.Course, pushID int64) model.Notice {

@@ -135,8 +135,20 @@ func (s *Service) FeedPush(ctx context.Context, pushID int64) (int, error) {
 // feedPush hands up to FeedWindow minus what is outstanding of push
 // pushID's queued deliveries to the queue and returns how many. A
 // delivery whose task could not be enqueued is marked not handed over:
-// the sweeper retries it like any other.
+// the sweeper retries it like any other. A cancelled push hands nothing
+// over: its queued deliveries (a bulk call that raced the cancellation)
+// are skipped instead.
 func (s *Service) feedPush(ctx context.Context, pushID int64) (int, error) {
+	cancelled, err := s.pushCancelled(ctx, pushID)
+	if err != nil {
+		return 0, fmt.Errorf("feed push %d: %w", pushID, err)
+	}
+	if cancelled {
+		if _, err := s.cancelPush(ctx, pushID); err != nil {
+			return 0, fmt.Errorf("feed push %d: %w", pushID, err)
+		}
+		return 0, nil
+	}
 	out, err := s.store.CountOutstanding(ctx, pushID)
 	if err != nil {
 		return 0, fmt.Errorf("feed push %d: %w", pushID, err)
@@ -167,6 +179,50 @@ func (s *Service) feedPush(ctx context.Context, pushID int64) (int, error) {
 		return len(ds) - len(failed), err
 	}
 	return len(ds), nil
+}
+
+// ReasonPushCancelled is the reason recorded on the deliveries a
+// cancelled push never sent.
+const ReasonPushCancelled = "push cancelled"
+
+// CancelPush stops push pushID for good (a lesson withdrawn): its notices
+// not yet handed to a worker are skipped at once, in the caller's
+// transaction when there is one, and a notice of it that a worker claims
+// later — one put back after a failed try, or accepted in bulk after this
+// call — is skipped instead of sent. A notice being sent at this moment
+// finishes as it would (it may have reached WeChat). Cancelling again
+// changes nothing. It returns how many notices it skipped; an unknown push
+// is model.ErrNotFound.
+func (s *Service) CancelPush(ctx context.Context, pushID int64) (int, error) {
+	if pushID <= 0 {
+		return 0, model.Invalid(map[string]string{"push_id": "无效"})
+	}
+	return s.cancelPush(ctx, pushID)
+}
+
+func (s *Service) cancelPush(ctx context.Context, pushID int64) (int, error) {
+	n, err := s.store.CancelPush(ctx, pushID, ReasonPushCancelled, s.now())
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		p, err := s.store.PushByID(ctx, pushID)
+		if err != nil {
+			return n, err
+		}
+		s.results.WithLabelValues(p.Topic, "", model.DeliverySkipped).Add(float64(n))
+		s.log.InfoContext(ctx, "notify: push cancelled", "push_id", pushID, "skipped", n)
+	}
+	return n, nil
+}
+
+// pushCancelled reports whether push pushID was cancelled.
+func (s *Service) pushCancelled(ctx context.Context, pushID int64) (bool, error) {
+	p, err := s.store.PushByID(ctx, pushID)
+	if err != nil {
+		return false, err
+	}
+	return !p.CancelledAt.IsZero(), nil
 }
 
 // MarkRead records that the recipient of the notice with dedupeKey opened

@@ -321,3 +321,131 @@ func TestMarkRead(t *testing.T) {
 		t.Errorf("SubscribeTemplate() = %q, %v", id, err)
 	}
 }
+
+// TestCancelPush: cancelling a push skips its notices not yet sent — the
+// queued ones and those handed to the queue — and every notice of it that
+// comes later (a bulk call that raced the cancellation, a single notice);
+// what was sent stays sent.
+func TestCancelPush(t *testing.T) {
+	e := mustEnv(t, envOptions{feed: 3})
+	ctx := context.Background()
+	push := e.mustPush(t)
+	to := e.mustTargets(t, "oMP_cancel_", 6, push)
+	if _, err := e.svc.NotifyMany(ctx, bulkNotice(push), to[:5]); err != nil {
+		t.Fatal(err)
+	}
+	tasks := e.rq.snapshot()
+	if len(tasks) != 3 {
+		t.Fatalf("tasks = %d, want the window of 3", len(tasks))
+	}
+	if err := e.svc.Deliver(ctx, tasks[0].id, false); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.svc.CancelPush(ctx, push)
+	if err != nil || n != 4 {
+		t.Fatalf("CancelPush() = %d, %v, want 4 skipped (2 handed over, 2 queued)", n, err)
+	}
+	for id, err := range e.deliverAll(t) { // the tasks of the skipped ones find nothing to send
+		t.Errorf("Deliver(%d) = %v", id, err)
+	}
+	if err := e.svc.Feed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A fan-out page that raced the cancellation, and a single notice.
+	if _, err := e.svc.NotifyMany(ctx, bulkNotice(push), to[5:]); err != nil {
+		t.Fatal(err)
+	}
+	single := lessonNotice("single-after-cancel")
+	single.PushID = push
+	e.mustNotify(t, model.Recipient{UserID: to[0].Recipient.UserID}, single)
+	if err := e.svc.Feed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for id, err := range e.deliverAll(t) {
+		t.Errorf("Deliver(%d) = %v", id, err)
+	}
+	if got := len(e.sim.Sent(wxsim.KindSubscribe)); got != 1 {
+		t.Errorf("messages sent = %d, want only the one sent before the cancellation", got)
+	}
+	sum, err := e.svc.Push(ctx, push)
+	if err != nil || sum.Counts.Targets != 7 || sum.Counts.Sent != 1 || sum.Counts.Skipped != 6 || sum.Counts.Pending != 0 {
+		t.Errorf("Push() = %+v, %v, want 1 sent and 6 skipped of 7", sum.Counts, err)
+	}
+	if sum.CancelledAt.IsZero() {
+		t.Error("Push().CancelledAt is zero")
+	}
+	if d := e.delivery(t, to[1].DedupeKey); d.Status != model.DeliverySkipped || d.Error != notify.ReasonPushCancelled {
+		t.Errorf("a skipped delivery = %s %q, want skipped for the cancellation", d.Status, d.Error)
+	}
+	first := sum.CancelledAt
+	if n, err := e.svc.CancelPush(ctx, push); err != nil || n != 0 {
+		t.Errorf("CancelPush(again) = %d, %v, want nothing", n, err)
+	}
+	if again, _ := e.svc.Push(ctx, push); !again.CancelledAt.Equal(first) {
+		t.Errorf("CancelledAt after a second cancel = %v, want %v kept", again.CancelledAt, first)
+	}
+	if _, err := e.svc.CancelPush(ctx, 9999); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("CancelPush(unknown) = %v, want ErrNotFound", err)
+	}
+	if _, err := e.svc.CancelPush(ctx, 0); !errors.Is(err, model.ErrInvalid) {
+		t.Errorf("CancelPush(0) = %v, want ErrInvalid", err)
+	}
+}
+
+// cancellingSender cancels a push while a notice of it is being sent,
+// then answers with err (nil: WeChat accepted it).
+type cancellingSender struct {
+	notify.Sender
+	cancel func()
+	err    error
+}
+
+func (s cancellingSender) SendSubscribe(ctx context.Context, m notify.SubscribeMessage) (string, error) {
+	s.cancel()
+	if s.err != nil {
+		return "", s.err
+	}
+	return s.Sender.SendSubscribe(ctx, m)
+}
+
+// TestCancelPushInFlight: a notice being sent when its push is cancelled
+// ends as it would have (sent, when WeChat took it); one whose try fails
+// meanwhile is skipped rather than put back for a retry.
+func TestCancelPushInFlight(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"sent", nil, model.DeliverySent},
+		{"retryable failure", &notify.SendError{Errcode: -1, Retry: true, Err: errors.New("system error")}, model.DeliverySkipped},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := mustEnv(t, envOptions{})
+			ctx := context.Background()
+			push := e.mustPush(t)
+			to := e.mustTargets(t, "oMP_flight_", 1, push)
+			var svc *notify.Service
+			d := e.deps
+			d.Sender = cancellingSender{Sender: e.deps.Sender, err: tt.err, cancel: func() {
+				if _, err := svc.CancelPush(ctx, push); err != nil {
+					t.Errorf("CancelPush() = %v", err)
+				}
+			}}
+			svc = mustService(t, d)
+			if _, err := svc.NotifyMany(ctx, bulkNotice(push), to); err != nil {
+				t.Fatal(err)
+			}
+			tasks := e.rq.snapshot()
+			if len(tasks) != 1 {
+				t.Fatalf("tasks = %d, want 1", len(tasks))
+			}
+			if err := svc.Deliver(ctx, tasks[0].id, false); err != nil {
+				t.Errorf("Deliver() = %v, want nil (nothing to retry)", err)
+			}
+			if got := e.delivery(t, to[0].DedupeKey); got.Status != tt.want {
+				t.Errorf("delivery = %s (%s), want %s", got.Status, got.Error, tt.want)
+			}
+		})
+	}
+}

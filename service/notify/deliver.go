@@ -55,6 +55,15 @@ func (s *Service) Deliver(ctx context.Context, id int64, final bool) error {
 		return nil // final
 	}
 	c := claim{d: d, final: final || d.Attempts >= s.opts.MaxAttempts}
+	if d.PushID != 0 {
+		cancelled, err := s.pushCancelled(ctx, d.PushID)
+		if err != nil {
+			return s.release(ctx, &c, 0, err)
+		}
+		if cancelled {
+			return s.finish(ctx, &c, model.DeliveryResult{Status: model.DeliverySkipped, Error: ReasonPushCancelled}, nil)
+		}
+	}
 	if !d.Urgent && s.quiet.in(now) {
 		at := s.quiet.release(now)
 		if err := s.store.ReleaseDelivery(ctx, d.ID, d.Attempts, at, d.Errcode, d.Error); err != nil {
@@ -323,8 +332,14 @@ func (s *Service) finish(ctx context.Context, c *claim, r model.DeliveryResult, 
 
 // release puts the claimed delivery back to pending after a retryable
 // failure and returns cause for the task to be retried; on the final try
-// it marks the delivery failed instead.
+// it marks the delivery failed instead, and when its push was cancelled
+// meanwhile, skipped (nothing to retry).
 func (s *Service) release(ctx context.Context, c *claim, errcode int, cause error) error {
+	if c.d.PushID != 0 {
+		if cancelled, err := s.pushCancelled(context.WithoutCancel(ctx), c.d.PushID); err == nil && cancelled {
+			return s.finish(ctx, c, model.DeliveryResult{Status: model.DeliverySkipped, Errcode: errcode, Error: ReasonPushCancelled}, nil)
+		}
+	}
 	reason := "retry: " + cause.Error()
 	if errcode != 0 {
 		reason = "errcode " + strconv.Itoa(errcode)

@@ -32,6 +32,7 @@ var errTexts = map[int]string{
 	40027: "invalid sub button url size",
 	40029: "invalid code",
 	40037: "invalid template_id",
+	40059: "invalid msg id",
 	40054: "invalid sub button url domain",
 	40055: "invalid button url domain",
 	40097: "invalid args",

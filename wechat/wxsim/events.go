@@ -52,16 +52,18 @@ type event struct {
 	mp     bool
 	appID  string
 	openID string
+	name   string // the OA event (MASSSENDJOBFINISH, …); "" for media checks
 	// build completes the job (publish status, media-check result, …) and
 	// returns the plaintext payload; it runs once, with s.mu held.
 	build    func(now time.Time) []byte
 	body     []byte
 	attempts int
 	timer    *time.Timer
+	released bool // withheld, then pushed by PushWithheld: not withheld again
 }
 
-func (s *Sim) enqueueOA(appID, openID string, build func(time.Time) []byte) {
-	s.enqueue(&event{appID: appID, openID: openID, build: build})
+func (s *Sim) enqueueOA(appID, openID, name string, build func(time.Time) []byte) {
+	s.enqueue(&event{appID: appID, openID: openID, name: name, build: build})
 }
 
 func (s *Sim) enqueueMP(appID, openID string, build func(time.Time) []byte) {
@@ -177,9 +179,81 @@ func (s *Sim) deliverAuto(ev *event) {
 	}
 }
 
+// WithholdOAEvents makes the next n Official Account events named event
+// ("MASSSENDJOBFINISH", "PUBLISHJOBFINISH", "TEMPLATESENDJOBFINISH") lost
+// on their way: their jobs complete when they are flushed (or delivered
+// automatically) — mass/get and freepublish/get answer the final status —
+// but the events are not pushed to the callback. They are kept, and
+// PushWithheld delivers them later, as a late event; never calling it
+// models an event WeChat never sent. n <= 0 stops withholding that event.
+func (s *Sim) WithholdOAEvents(event string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		delete(s.withholds, event)
+		return
+	}
+	s.withholds[event] = n
+}
+
+// Withheld returns how many withheld events wait for PushWithheld.
+func (s *Sim) Withheld() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.withheld)
+}
+
+// PushWithheld pushes the withheld events, oldest first, to the OA
+// callback as it is now (late), and returns the errors joined. A push that
+// fails stays pending for the next flush, like any event.
+func (s *Sim) PushWithheld(ctx context.Context) error {
+	s.mu.Lock()
+	batch := s.withheld
+	s.withheld = nil
+	var oa *Callback
+	if s.oaCallback != nil {
+		c := *s.oaCallback
+		oa = &c
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, ev := range batch {
+		ev.released, ev.attempts = true, 0
+		if err := s.push(ctx, ev, oa, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// withhold reports whether ev is to be withheld (and keeps it); s.mu is
+// not held.
+func (s *Sim) withhold(ev *event) bool {
+	if ev.mp || ev.released {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.withholds[ev.name]
+	if n <= 0 {
+		return false
+	}
+	if n == 1 {
+		delete(s.withholds, ev.name)
+	} else {
+		s.withholds[ev.name] = n - 1
+	}
+	s.withheld = append(s.withheld, ev)
+	return true
+}
+
 // push sends one completed event to its callback; a failed push is queued
 // again until it has been tried maxAttempts times.
 func (s *Sim) push(ctx context.Context, ev *event, oa, mp *Callback) error {
+	if s.withhold(ev) {
+		s.log.Info("wxsim: event withheld", "event", ev.name, "app_id", ev.appID)
+		return nil
+	}
 	cb := oa
 	if ev.mp {
 		cb = mp

@@ -1,16 +1,64 @@
 package wxsim
 
 import (
+	"cmp"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
+// The states of a mass job as message/mass/get reports them.
+const (
+	MassSending = "SENDING"
+	MassSuccess = "SEND_SUCCESS"
+	MassFail    = "SEND_FAIL"
+	MassDeleted = "DELETE"
+)
+
+// MassJob is a mass send (sendall or send) and how it stands: Status is
+// SENDING until the job completes (when its MASSSENDJOBFINISH event is
+// flushed, delivered automatically, or withheld), then SEND_SUCCESS or,
+// when the event reports anything but "send success", SEND_FAIL; DELETE
+// after DeleteMass.
+type MassJob struct {
+	AppID     string
+	MsgID     int64
+	MsgDataID int64 // 0 for a text, image, voice, video or card send
+	Status    string
+	At        time.Time
+}
+
+// Masses returns the mass jobs, oldest first.
+func (s *Sim) Masses() []MassJob {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]MassJob, 0, len(s.masses))
+	for _, m := range s.masses {
+		out = append(out, *m)
+	}
+	slices.SortFunc(out, func(a, b MassJob) int { return cmp.Compare(a.MsgID, b.MsgID) })
+	return out
+}
+
+// DeleteMass marks mass job msgID deleted, as the account deleting the
+// sent message would (mass/get then answers DELETE). It reports whether
+// the job exists.
+func (s *Sim) DeleteMass(msgID int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.masses[msgID]
+	if ok {
+		m.Status = MassDeleted
+	}
+	return ok
+}
+
 // SetMassStatus sets the Status that MASSSENDJOBFINISH reports for mass sends
 // completed from now on: "send success" (the default), "send fail" or
 // "err(num)". Any status but "send success" counts every recipient as an
-// error.
+// error (and mass/get answers SEND_FAIL).
 func (s *Sim) SetMassStatus(status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -152,12 +200,20 @@ func (s *Sim) massSend(rq *request, in *massRequest, to []*User) any {
 		s.clientMsgIDs[rq.app.id+"\x00mass\x00"+in.ClientMsgID] = msg.MsgID
 	}
 	s.record(msg)
+	job := &MassJob{AppID: rq.app.id, MsgID: msg.MsgID, MsgDataID: msg.MsgDataID, Status: MassSending, At: rq.now}
+	s.masses[job.MsgID] = job
 
 	a, n := rq.app, len(to)
-	s.enqueueOA(a.id, systemOpenID(a.id), func(now time.Time) []byte {
+	s.enqueueOA(a.id, systemOpenID(a.id), "MASSSENDJOBFINISH", func(now time.Time) []byte {
 		status, sent, failed := s.massStatus, n, 0
 		if status != "send success" {
 			sent, failed = 0, n
+		}
+		if job.Status == MassSending {
+			job.Status = MassSuccess
+			if status != "send success" {
+				job.Status = MassFail
+			}
 		}
 		fields := []xmlField{
 			{"MsgID", strconv.FormatInt(msg.MsgID, 10), false},
@@ -186,4 +242,30 @@ func (s *Sim) massSend(rq *request, in *massRequest, to []*User) any {
 		return eventXML(a.originalID, systemOpenID(a.id), now, "MASSSENDJOBFINISH", fields...)
 	})
 	return out
+}
+
+// handleMassGet serves POST /cgi-bin/message/mass/get ({"msg_id":"…"}, a
+// string in WeChat's documentation, a number accepted too): the job's
+// msg_id (a number, as WeChat answers) and msg_status. An unknown msg_id,
+// or another app's, is 40059 "invalid msg id", the code WeChat's page for
+// this endpoint lists ("参数 msg_id 传参有误",
+// https://developers.weixin.qq.com/doc/service/api/notify/message/api_massmsgget).
+// Like WeChat's example answer, a success carries no errcode.
+func (s *Sim) handleMassGet(rq *request) any {
+	var in struct {
+		MsgID json.RawMessage `json:"msg_id"`
+	}
+	if apiErr := rq.decode(&in); apiErr != nil {
+		return apiErr
+	}
+	raw := strings.Trim(string(in.MsgID), `"`)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return errCode(40059)
+	}
+	m, ok := s.masses[id]
+	if !ok || m.AppID != rq.app.id {
+		return errCode(40059)
+	}
+	return map[string]any{"msg_id": m.MsgID, "msg_status": m.Status}
 }

@@ -240,7 +240,7 @@ func (s *Sim) handleTemplateSend(rq *request) any {
 		MsgID: id, Body: rq.body, At: rq.now,
 	})
 	a, openID := rq.app, in.ToUser
-	s.enqueueOA(a.id, openID, func(now time.Time) []byte {
+	s.enqueueOA(a.id, openID, "TEMPLATESENDJOBFINISH", func(now time.Time) []byte {
 		return eventXML(a.originalID, openID, now, "TEMPLATESENDJOBFINISH",
 			xmlField{"MsgID", fmt.Sprint(id), false}, xmlField{"Status", "success", true})
 	})

@@ -374,7 +374,7 @@ func (s *Sim) handlePublishSubmit(rq *request) any {
 	p := &Publish{AppID: rq.app.id, PublishID: s.nextID(), MsgDataID: s.nextID(), DraftMediaID: d.MediaID, Status: 1, At: rq.now}
 	s.publishes[p.PublishID] = p
 	a := rq.app
-	s.enqueueOA(a.id, systemOpenID(a.id), func(now time.Time) []byte {
+	s.enqueueOA(a.id, systemOpenID(a.id), "PUBLISHJOBFINISH", func(now time.Time) []byte {
 		s.completePublish(p, d, now)
 		info := []xmlField{
 			{"publish_id", strconv.FormatInt(p.PublishID, 10), false},

@@ -156,7 +156,7 @@ func FuzzServe(f *testing.F) {
 		"/cgi-bin/freepublish/get", "/datacube/getarticlesummary", "/datacube/getarticletotal", "/datacube/getbizsummary",
 		"/datacube/getarticletotaldetail", "/datacube/getarticleread", "/datacube/getarticleshare", "/wxa/msg_sec_check",
 		"/wxa/media_check_async", "/wxa/getwxacodeunlimit", "/cgi-bin/menu/create", "/cgi-bin/user/info/batchget",
-		"/cgi-bin/material/add_material", "/cgi-bin/media/uploadimg",
+		"/cgi-bin/material/add_material", "/cgi-bin/media/uploadimg", "/cgi-bin/message/mass/get",
 	}
 	for i := range paths {
 		f.Add(uint8(i), []byte(`{"touser":"o1","msgtype":"text","text":{"content":"x"}}`))

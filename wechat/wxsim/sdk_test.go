@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -201,6 +202,20 @@ func TestSDKOfficialAccount(t *testing.T) {
 	mustNoErr(t, "mass news", err)
 	if res.MsgID <= 0 || news.MsgDataID <= 0 {
 		t.Errorf("mass results = %+v, %+v", res, news)
+	}
+	// silenceper's mass/get (the articles' poll for a lost
+	// MASSSENDJOBFINISH) decodes the simulator's answer.
+	state, err := oa.GetBroadcast().GetMassStatus(strconv.FormatInt(news.MsgID, 10))
+	mustNoErr(t, "mass status", err)
+	if state.MsgID != news.MsgID || state.MsgStatus != wxsim.MassSending {
+		t.Errorf("mass status before the job ends = %+v, want SENDING", state)
+	}
+	mustNoErr(t, "flush", s.FlushOAEvents(ctx))
+	if state, err = oa.GetBroadcast().GetMassStatus(strconv.FormatInt(news.MsgID, 10)); err != nil || state.MsgStatus != wxsim.MassSuccess {
+		t.Errorf("mass status after the job = %+v, %v, want SEND_SUCCESS", state, err)
+	}
+	if _, err := oa.GetBroadcast().GetMassStatus("12345"); err == nil || !strings.Contains(err.Error(), "40059") {
+		t.Errorf("mass status of an unknown msg_id = %v, want errcode 40059", err)
 	}
 
 	s.AddArticleDays(wxsim.ArticleDay{MsgDataID: news.MsgDataID, Index: 1, Title: "家庭教育", Published: "2025-03-08", Date: "2025-03-09", ReadUser: 7, ShareUser: 1})

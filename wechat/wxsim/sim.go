@@ -51,6 +51,9 @@ type Sim struct {
 	publishes      map[int64]*Publish
 	publishResults map[string]publishResult
 	massStatus     string
+	masses         map[int64]*MassJob
+	withholds      map[string]int // OA event name → how many more to withhold
+	withheld       []*event
 	words          []wordRule
 	mediaRules     []mediaRule
 	mediaChecks    []*MediaCheck
@@ -144,6 +147,8 @@ func New(opts ...Option) *Sim {
 		publishes:      map[int64]*Publish{},
 		publishResults: map[string]publishResult{},
 		massStatus:     "send success",
+		masses:         map[int64]*MassJob{},
+		withholds:      map[string]int{},
 		articleDays:    map[articleDayKey]ArticleDay{},
 	}
 	s.routes = s.routeTable()
@@ -226,9 +231,10 @@ func (s *Sim) Delay(path string, d time.Duration) {
 }
 
 // Reset forgets what tests injected and recorded: calls, faults, delays,
-// refusals, sent messages, mass-send and template client ids, media checks
-// and pending (undelivered) events. Apps, tokens, users, templates, media, drafts, publishes, menus,
-// statistics, words, media rules and callbacks stay.
+// refusals, sent messages, mass-send and template client ids, media checks,
+// pending (undelivered) and withheld events and what was to be withheld.
+// Apps, tokens, users, templates, media, drafts, publishes, mass jobs,
+// menus, statistics, words, media rules and callbacks stay.
 func (s *Sim) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -243,6 +249,8 @@ func (s *Sim) Reset() {
 		s.disarm(ev)
 	}
 	s.pending = nil
+	s.withholds = map[string]int{}
+	s.withheld = nil
 }
 
 // Transport returns a RoundTripper that serves every request in-process,
@@ -420,6 +428,7 @@ func (s *Sim) routeTable() map[string]route {
 		"/cgi-bin/message/custom/send":       {post, true, s.handleCustomSend},
 		"/cgi-bin/message/mass/sendall":      {post, true, s.handleMassSendAll},
 		"/cgi-bin/message/mass/send":         {post, true, s.handleMassSend},
+		"/cgi-bin/message/mass/get":          {post, true, s.handleMassGet},
 		"/cgi-bin/material/add_material":     {post, true, s.handleAddMaterial},
 		"/cgi-bin/media/upload":              {post, true, s.handleMediaUpload},
 		"/cgi-bin/media/uploadimg":           {post, true, s.handleUploadImg},

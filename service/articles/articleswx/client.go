@@ -1,10 +1,10 @@
 // Package articleswx is articles.WeChat over a wechat.Client: cover
-// material, drafts, freepublish, mass sends, msg_sec_check and the
-// datacube endpoints, each through the app's token service (a rejected
-// access_token is refreshed and the call retried once) with errors
+// material, drafts, freepublish, mass sends and their status, msg_sec_check
+// and the datacube endpoints, each through the app's token service (a
+// rejected access_token is refreshed and the call retried once) with errors
 // translated to model kinds. silenceper's calls are used where they fit
-// (add_material, draft/add, freepublish/get, msg_sec_check,
-// getarticlesummary); the rest are plain JSON posts to the configured API
+// (add_material, draft/add, freepublish/get, message/mass/get,
+// msg_sec_check, getarticlesummary); the rest are plain JSON posts to the configured API
 // host, because silenceper v2.1.10 lacks them (getarticleread,
 // getarticleshare, getarticletotaldetail, getbizsummary), drops a field we
 // need (freepublish/submit's msg_data_id) or cannot send it (sendall's
@@ -158,6 +158,27 @@ func (c Client) PublishState(ctx context.Context, publishID string) (articles.Pu
 		return articles.PublishState{}, fail("freepublish/get", err)
 	}
 	return st, nil
+}
+
+// MassState asks how a mass send stands (message/mass/get) through
+// silenceper's broadcast.GetMassStatus, which fits: it posts msg_id as the
+// string WeChat documents and decodes msg_status (and msg_id as the number
+// WeChat answers), errcode errors included.
+func (c Client) MassState(ctx context.Context, msgID string) (string, error) {
+	b := c.c.OA().GetBroadcast()
+	var state string
+	err := c.c.Tokens(c.c.OAAppID()).Do(ctx, func(string) error {
+		res, err := b.GetMassStatus(msgID)
+		if err != nil {
+			return err
+		}
+		state = res.MsgStatus
+		return nil
+	})
+	if err != nil {
+		return "", fail("mass/get", err)
+	}
+	return state, nil
 }
 
 // MassSend sends a draft with sendall and a clientmsgid; 45065 (the

@@ -76,6 +76,22 @@ func TestMassSendClientMsgID(t *testing.T) {
 	if n := len(sim.Sent(wxsim.KindMass)); n != 1 {
 		t.Errorf("mass sends = %d, want 1", n)
 	}
+	// mass/get through silenceper: the job's state, and 40059 for a
+	// msg_id WeChat does not know (kept as an APIError for the service).
+	if st, err := c.MassState(ctx, id1); err != nil || st != articles.MassSending {
+		t.Errorf("MassState() = %q, %v, want SENDING", st, err)
+	}
+	if err := sim.FlushOAEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.MassState(ctx, id1); err != nil || st != articles.MassSuccess {
+		t.Errorf("MassState(done) = %q, %v, want SEND_SUCCESS", st, err)
+	}
+	if _, err := c.MassState(ctx, "201053012"); err == nil {
+		t.Error("MassState(unknown) = nil")
+	} else if ae, ok := err.(*articles.APIError); !ok || ae.Errcode != 40059 {
+		t.Errorf("MassState(unknown) = %#v, want an APIError 40059", err)
+	}
 	// A refusal keeps its errcode for the service.
 	sim.Fail("/datacube/getbizsummary", 48001, 1)
 	if _, err := c.BizSummary(ctx, "2026-03-01", "2026-03-02"); err == nil {

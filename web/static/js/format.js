@@ -88,7 +88,7 @@ export const nominationStatuses = {
   pending: '待审核', approved: '已通过', rejected: '未通过', machine_rejected: '机审未通过', reviewing: '审核中',
 };
 
-export const lessonStatuses = { draft: '草稿', scheduled: '定时发布', published: '已发布' };
+export const lessonStatuses = { draft: '草稿', scheduled: '定时发布', published: '已发布', withdrawn: '已下架' };
 
 export const articleStatuses = {
   draft: '草稿', checking: '内容检测中', pending: '待审批', submitted: '待审批', approved: '已审批', scheduled: '定时发布',

@@ -185,7 +185,9 @@ async function renderArticle(main, ctx, id) {
       const url = safeURL(a.article_url);
       info.push(h('p', null, `已于 ${time(a.published_at)} ${a.mode === 'masssend' ? '群发' : '发表'}`,
         url ? [' · ', h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, '在微信中查看')] : null,
-        a.mode === 'masssend' ? `（送达 ${num(a.sent_count)} 人，失败 ${num(a.error_count)} 人）` : ''));
+        a.mode !== 'masssend' ? ''
+          : a.counts_unknown ? '（送达人数未知：微信未推送群发结果，群发状态由查询得到）'
+            : `（送达 ${num(a.sent_count)} 人，失败 ${num(a.error_count)} 人）`));
       break;
     }
     default:

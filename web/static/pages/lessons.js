@@ -1,11 +1,13 @@
 // 微课堂: courses (list, create, edit), a course's lessons with their
 // figures, the lesson editor (video, audio or article; link, body,
 // duration, order, scheduled publishing), publishing now and the push
-// results (api/lessons.go; admin, editor).
+// results; taking content down: deleting a draft or scheduled lesson,
+// withdrawing (下架) and restoring a published one, withdrawing and
+// deleting a course (api/lessons.go; admin, editor).
 //
 // Routes: /lessons · /lessons/courses/:id · /lessons/courses/:id/new ·
 // /lessons/:id (a lesson).
-import { get, post, patch } from '../js/api.js';
+import { get, post, patch, del } from '../js/api.js';
 import {
   h, clear, card, pageHeader, form, table, link, loading, errorBox, button, action, badge, dialog, statCards, safeURL,
 } from '../js/ui.js';
@@ -77,9 +79,13 @@ async function renderCourses(main, ctx) {
 }
 
 function lessonStatus(l) {
-  const kinds = { published: 'ok', scheduled: 'info', draft: '' };
+  const kinds = { published: 'ok', scheduled: 'info', draft: '', withdrawn: 'warn' };
   return badge(label(lessonStatuses, l.status), kinds[l.status] || '');
 }
+
+// pushed: the lesson was published (and may be withdrawn since); it has a
+// push and figures.
+const pushed = (l) => l.status === 'published' || l.status === 'withdrawn';
 
 function duration(s) {
   if (!s) return '—';
@@ -106,9 +112,30 @@ async function renderCourse(main, ctx, id) {
   }, 'btn edit-course');
   const add = link(`/lessons/courses/${c.id}/new`, '新建课时', 'btn btn-primary new-lesson');
   const lessons = c.lessons || [];
+  const withdrawCourse = lessons.some((l) => l.status === 'published' || l.status === 'scheduled') ? button('下架课程', async () => {
+    const done = await dialog({
+      title: '下架课程', danger: true, submitLabel: '下架',
+      message: `“${c.title}”的已发布课时全部下架，家长将看不到本课程；定时发布的课时改为草稿。尚未发出的上新通知不再发送，已有的学习和推送统计保留。`,
+      fields: [{ name: 'reason', label: '下架原因', type: 'textarea', rows: 2, maxlength: 200, hint: '选填，记入审计日志' }],
+      onSubmit: (v) => post(`/courses/${c.id}/withdraw`, { reason: v.reason || '' }),
+      successMessage: (r) => `已下架 ${r.withdrawn.length} 节课时` + (r.unscheduled ? `，${r.unscheduled} 节定时课时改为草稿` : ''),
+    });
+    if (done) ctx.refresh();
+  }, 'btn withdraw-course') : null;
+  const removeCourse = button('删除课程', async () => {
+    const done = await dialog({
+      title: '删除课程', danger: true, submitLabel: '删除',
+      message: lessons.some(pushed)
+        ? `删除“${c.title}”：草稿和定时课时一并删除；已下架课时的学习和推送统计保留，课程归档后不再显示。课程中仍有已发布课时时不能删除，请先下架。`
+        : `删除“${c.title}”及其全部草稿和定时课时，订阅记录一并删除。此操作不能撤销。`,
+      onSubmit: () => del('/courses/' + c.id),
+      successMessage: (r) => (r.archived ? '课程已删除（已归档，统计保留）' : '课程已删除'),
+    });
+    if (done) ctx.navigate('/lessons');
+  }, 'btn delete-course');
   const cover = safeURL(c.cover_url);
   clear(box,
-    pageHeader(c.title, `${c.audience_name || label(audiences, c.audience)} · 订阅 ${num(c.subscribers)} 人`, edit, add),
+    pageHeader(c.title, `${c.audience_name || label(audiences, c.audience)} · 订阅 ${num(c.subscribers)} 人`, edit, add, withdrawCourse, removeCourse),
     statCards([
       { label: '已发布课时', value: num(c.lesson_count) },
       { label: '订阅人数', value: num(c.subscribers) },
@@ -125,37 +152,79 @@ async function renderCourse(main, ctx, id) {
       { label: '时长', value: (l) => duration(l.duration_s), class: 'nowrap' },
       { label: '状态', value: lessonStatus },
       { label: '发布时间', value: (l) => time(l.published_at || l.publish_at) || '—', class: 'nowrap' },
-      { label: '通知', value: (l) => (l.status === 'published' ? `${num(l.figures.notified)} / ${num(l.figures.subscribers)}` : '—'), class: 'num' },
-      { label: '学习', value: (l) => (l.status === 'published' ? num(l.figures.started) : '—'), class: 'num' },
-      { label: '学完', value: (l) => (l.status === 'published' ? `${num(l.figures.completed)}（${percent(l.figures.completion_rate)}）` : '—'), class: 'nowrap' },
+      { label: '通知', value: (l) => (pushed(l) ? `${num(l.figures.notified)} / ${num(l.figures.subscribers)}` : '—'), class: 'num' },
+      { label: '学习', value: (l) => (pushed(l) ? num(l.figures.started) : '—'), class: 'num' },
+      { label: '学完', value: (l) => (pushed(l) ? `${num(l.figures.completed)}（${percent(l.figures.completion_rate)}）` : '—'), class: 'nowrap' },
       { label: '', value: (l) => lessonActions(l, ctx) },
     ], lessons, '还没有课时。点击“新建课时”添加。')),
-    lessons.some((l) => l.status === 'published') ? card('各课时推送与学习', lessonFigures(lessons)) : null);
+    lessons.some(pushed) ? card('各课时推送与学习', lessonFigures(lessons)) : null);
 }
 
-// lessonFigures: each published lesson's push and learners, as a chart
-// of completions and a table of the push results.
+// lessonFigures: each published (or since withdrawn) lesson's push and
+// learners, as a chart of completions and a table of the push results.
 function lessonFigures(lessons) {
-  const pub = lessons.filter((l) => l.status === 'published');
+  const pub = lessons.filter(pushed);
   return [
     hbarChart({ title: '各课时学完人数', items: pub.map((l) => ({ label: l.title, value: l.figures.completed,
       hint: `学习 ${l.figures.started} 人，学完 ${l.figures.completed} 人` })) }),
     table([
-      { label: '课时', value: (l) => l.title },
+      { label: '课时', value: (l) => (l.status === 'withdrawn' ? [l.title, ' ', lessonStatus(l)] : l.title) },
       { label: '推送对象', value: (l) => num(l.figures.subscribers), class: 'num' },
       { label: '已通知', value: (l) => num(l.figures.notified), class: 'num' },
       { label: '未授权', value: (l) => num(l.figures.no_consent), class: 'num' },
       { label: '无渠道', value: (l) => num(l.figures.no_channel), class: 'num' },
       { label: '失败', value: (l) => num(l.figures.failed), class: 'num' },
       { label: '通知后打开', value: (l) => num(l.figures.opened), class: 'num' },
-      { label: '推送结果', value: (l) => (l.push_id ? link('/pushes/' + l.push_id, l.figures.push_done ? '查看送达' : '发送中…') : '—') },
+      { label: '推送结果', value: (l) => (l.push_id ? link('/pushes/' + l.push_id,
+        l.status === 'withdrawn' ? '已停止' : l.figures.push_done ? '查看送达' : '发送中…') : '—') },
     ], pub),
   ];
 }
 
 function lessonActions(l, ctx) {
-  if (l.status === 'published') return l.push_id ? link('/pushes/' + l.push_id, '推送结果') : '';
-  return h('div', { class: 'row' }, link('/lessons/' + l.id, '编辑', 'btn btn-small'), publishButton(l, () => ctx.refresh()));
+  const after = () => ctx.refresh();
+  if (pushed(l)) {
+    return h('div', { class: 'row' }, l.push_id ? link('/pushes/' + l.push_id, '推送结果') : null,
+      l.status === 'published' ? withdrawButton(l, after) : restoreButton(l, after));
+  }
+  return h('div', { class: 'row' }, link('/lessons/' + l.id, '编辑', 'btn btn-small'), publishButton(l, after), deleteButton(l, after));
+}
+
+// withdrawButton takes a published lesson down (下架), with a reason.
+function withdrawButton(l, after) {
+  return button('下架', async () => {
+    const ok = await dialog({
+      title: '下架课时', danger: true, submitLabel: '下架',
+      message: `下架“${l.title}”后，家长在小程序中看不到它，也不能再记录学习进度；尚未发出的上新通知不再发送。已有的推送和学习统计保留，之后可以重新上架。`,
+      fields: [{ name: 'reason', label: '下架原因', type: 'textarea', rows: 2, maxlength: 200, hint: '选填，记入审计日志' }],
+      onSubmit: (v) => post(`/lessons/${l.id}/withdraw`, { reason: v.reason || '' }), successMessage: '已下架',
+    });
+    if (ok) after(ok);
+  }, 'btn btn-small withdraw-lesson');
+}
+
+// restoreButton puts a withdrawn lesson back, without notifying anyone.
+function restoreButton(l, after) {
+  return button('重新上架', async () => {
+    const ok = await dialog({
+      title: '重新上架', submitLabel: '重新上架',
+      message: `“${l.title}”将重新对家长可见，发布时间不变；不会再次通知订阅者。`,
+      onSubmit: () => post(`/lessons/${l.id}/restore`), successMessage: '已重新上架',
+    });
+    if (ok) after(ok);
+  }, 'btn btn-small restore-lesson');
+}
+
+// deleteButton deletes a draft or scheduled lesson.
+function deleteButton(l, after) {
+  return button('删除', async () => {
+    const ok = await dialog({
+      title: '删除课时', danger: true, submitLabel: '删除',
+      message: `删除“${l.title}”？` + (l.status === 'scheduled' ? '定时发布随之取消，' : '') + '此操作不能撤销。',
+      onSubmit: () => del('/lessons/' + l.id), successMessage: '课时已删除',
+    });
+    if (ok) after(ok);
+  }, 'btn btn-small delete-lesson');
 }
 
 function publishButton(l, after) {
@@ -187,7 +256,7 @@ async function renderLessonEditor(main, ctx, { lessonID, courseID }) {
     return;
   }
   const back = link('/lessons/courses/' + c.id, '← 返回《' + c.title + '》');
-  if (l && l.status === 'published') return renderPublished(box, back, c, l);
+  if (l && pushed(l)) return renderPublished(box, back, c, l, ctx);
 
   const isNew = !l;
   const v = l || { kind: 'video', seq: (c.lessons || []).reduce((m, x) => Math.max(m, x.seq), 0) + 1 };
@@ -245,6 +314,7 @@ async function renderLessonEditor(main, ctx, { lessonID, courseID }) {
   const actions = [];
   if (!isNew) {
     actions.push(publishButton(l, () => ctx.refresh()));
+    actions.push(deleteButton(l, () => ctx.navigate('/lessons/courses/' + c.id)));
     if (l.status === 'scheduled') {
       const unschedule = button('取消定时', async () => {
         if (await action(unschedule, () => patch('/lessons/' + l.id, { publish_at: null }), '已取消定时，课时改为草稿') !== undefined) ctx.refresh();
@@ -260,11 +330,15 @@ async function renderLessonEditor(main, ctx, { lessonID, courseID }) {
   f.el.querySelector('input').focus();
 }
 
-function renderPublished(box, back, c, l) {
+function renderPublished(box, back, c, l, ctx) {
   const fig = h('div', null, loading());
+  const withdrawn = l.status === 'withdrawn';
   clear(box, back,
-    pageHeader(l.title, `《${c.title}》 · 已于 ${time(l.published_at)} 发布`,
-      l.push_id ? link('/pushes/' + l.push_id, '推送送达明细', 'btn') : null),
+    pageHeader(l.title, `《${c.title}》 · 已于 ${time(l.published_at)} 发布` + (withdrawn ? ' · 已下架' : ''),
+      l.push_id ? link('/pushes/' + l.push_id, '推送送达明细', 'btn') : null,
+      withdrawn ? restoreButton(l, () => ctx.refresh()) : withdrawButton(l, () => ctx.refresh())),
+    withdrawn ? h('div', { class: 'notice notice-warn lesson-withdrawn' },
+      '本课时已下架：家长看不到它，学习进度不再记录，尚未发出的上新通知已停止。下列统计为下架前的实际情况。') : null,
     fig,
     card('课时内容', h('dl', { class: 'kv' },
       h('dt', null, '形式'), h('dd', null, label(lessonKinds, l.kind)),
@@ -279,7 +353,8 @@ function renderPublished(box, back, c, l) {
     return;
   }
   const f = lr.figures;
-  clear(fig, h('section', { class: 'card push-result' }, h('h2', null, '推送结果', ' ', f.push_done ? badge('已发送完毕', 'ok') : badge('发送中', 'info')),
+  const state = withdrawn ? badge('已停止', 'warn') : f.push_done ? badge('已发送完毕', 'ok') : badge('发送中', 'info');
+  clear(fig, h('section', { class: 'card push-result' }, h('h2', null, '推送结果', ' ', state),
     statCards([
       { label: '推送对象', value: num(f.subscribers), hint: '发布时的订阅人数' },
       { label: '已通知', value: num(f.notified) },

@@ -46,6 +46,8 @@ async function renderPush(main, ctx, id) {
   ];
   clear(main, link('/pushes', '← 返回推送列表'),
     pageHeader(p.title || '推送 #' + p.id, `${label(topicNames, p.topic)} · ${time(p.created_at)}`),
+    p.cancelled_at ? h('div', { class: 'notice notice-warn push-cancelled' },
+      `已于 ${time(p.cancelled_at)} 停止推送（微课已下架）：此前未发出的通知不再发送，记为“已跳过”。`) : null,
     statCards([{ label: '推送对象', value: num(p.targets) }, ...counts.map(([l, v]) => ({ label: l, value: num(v) })),
       { label: '已读', value: num(p.read) }]),
     h('div', { class: 'grid-2' },
