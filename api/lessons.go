@@ -38,6 +38,7 @@ type Lessons interface {
 	Withdraw(ctx context.Context, id int64, reason string) (model.Lesson, error)
 	Restore(ctx context.Context, id int64) (model.Lesson, error)
 	WithdrawCourse(ctx context.Context, id int64, reason string) (lessons.CourseWithdrawal, error)
+	StopPush(ctx context.Context, pushID int64, reason string) (lessonID int64, skipped int, err error)
 	DeleteCourse(ctx context.Context, id int64) (archived bool, err error)
 }
 
@@ -86,6 +87,9 @@ func (s *server) addLessonRoutes(api *Router) {
 	ed.Handle(http.MethodPost, "/courses/:id/withdraw",
 		`Withdraw a course {"reason"}: every published lesson withdrawn, scheduled ones made drafts (audited)`,
 		s.wrap(handleWithdrawCourse(svc)))
+	ed.Handle(http.MethodPost, "/pushes/:id/stop",
+		`Stop a lesson's push {"reason"}: its notices not yet sent are skipped; the lesson stays published (audited)`,
+		s.wrap(handleStopPush(svc)))
 	ed.Handle(http.MethodDelete, "/courses/:id",
 		"Delete a course without published lessons (409 course_published otherwise); archived when it had some (audited)",
 		s.wrap(handleDeleteCourse(svc)))
@@ -706,6 +710,28 @@ func handleWithdrawLesson(svc Lessons) func(c *gin.Context) error {
 			return err
 		}
 		c.JSON(http.StatusOK, toLessonAnswer(l, false))
+		return nil
+	}
+}
+
+// handleStopPush: POST /api/admin/pushes/:id/stop {"reason"} (required,
+// ≤ 200 characters, audited) → {"push_id","lesson_id","notices_skipped"}.
+// 404 for a push that is not a lesson's; again skips nothing more.
+func handleStopPush(svc Lessons) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		req, err := decodeOptional[withdrawRequest](c)
+		if err != nil {
+			return err
+		}
+		lessonID, skipped, err := svc.StopPush(c.Request.Context(), id, req.Reason)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, gin.H{"push_id": id, "lesson_id": lessonID, "notices_skipped": skipped})
 		return nil
 	}
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,11 +42,17 @@ func (n *lessonNotifier) NotifyMany(_ context.Context, _ model.Notice, to []noti
 
 func (n *lessonNotifier) FeedPush(context.Context, int64) (int, error) { return 0, nil }
 
+// CancelPush records the cancellation; the first one of a push skips 3
+// notices, later ones none.
 func (n *lessonNotifier) CancelPush(_ context.Context, id int64) (int, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	skipped := 3
+	if slices.Contains(n.cancelled, id) {
+		skipped = 0
+	}
 	n.cancelled = append(n.cancelled, id)
-	return 0, nil
+	return skipped, nil
 }
 
 func (n *lessonNotifier) MarkRead(_ context.Context, key string) (bool, error) {
@@ -382,5 +389,53 @@ func TestLessonWithdrawAndDelete(t *testing.T) {
 	if s := strings.TrimSpace(string(wantStatus(t, e, "DELETE", "/api/admin/courses/"+itoa(empty.ID), "", ed, 200, ""))); s !=
 		`{"archived":false,"id":`+itoa(empty.ID)+`}` {
 		t.Errorf("DELETE empty course = %s, want erased", s)
+	}
+}
+
+// TestLessonStopPush: POST /api/admin/pushes/:id/stop stops a lesson's push
+// (its notices not yet sent skipped) and leaves the lesson published; a
+// reason is required, other roles are refused, a push that is not a
+// lesson's is 404, and stopping again skips nothing more.
+func TestLessonStopPush(t *testing.T) {
+	e, n := mustLessonsAPI(t)
+	e.mustStaff(t, "editor1", false, model.RoleEditor)
+	e.mustStaff(t, "reviewer1", false, model.RoleReviewer)
+	ed, rev := e.mustLogin(t, "editor1").Token, e.mustLogin(t, "reviewer1").Token
+	alice, _ := notifyMPLogin(t, e.h, "alice")
+	c := mustJSON[courseBody](t, wantStatus(t, e, "POST", "/api/admin/courses",
+		`{"title":"家庭教育","intro":"","audience":"all","sort":1}`, ed, http.StatusCreated, ""))
+	l := mustJSON[lessonBody](t, wantStatus(t, e, "POST", "/api/admin/courses/"+itoa(c.ID)+"/lessons",
+		`{"title":"第一讲","kind":"video","url":"https://v.example.cn/1.mp4","duration_s":600}`, ed, http.StatusCreated, ""))
+	l = mustJSON[lessonBody](t, wantStatus(t, e, "POST", "/api/admin/lessons/"+itoa(l.ID)+"/publish", "", ed, 200, ""))
+	if l.PushID == 0 {
+		t.Fatalf("published lesson %+v has no push", l)
+	}
+	stop := "/api/admin/pushes/" + itoa(l.PushID) + "/stop"
+
+	wantStatus(t, e, "POST", stop, `{"reason":"措辞有误"}`, rev, http.StatusForbidden, "")
+	wantStatus(t, e, "POST", stop, `{"reason":"措辞有误"}`, alice, http.StatusUnauthorized, "")
+	wantStatus(t, e, "POST", stop, "", ed, http.StatusBadRequest, "invalid")
+	wantStatus(t, e, "POST", stop, `{"reason":"  "}`, ed, http.StatusBadRequest, "invalid")
+	wantStatus(t, e, "POST", stop, `{"reason":"`+strings.Repeat("长", 201)+`"}`, ed, http.StatusBadRequest, "invalid")
+	wantStatus(t, e, "POST", "/api/admin/pushes/999/stop", `{"reason":"措辞有误"}`, ed, http.StatusNotFound, "not_found")
+	if len(n.cancelled) != 0 {
+		t.Fatalf("refused calls cancelled %v", n.cancelled)
+	}
+
+	got := strings.TrimSpace(string(wantStatus(t, e, "POST", stop, `{"reason":"措辞有误"}`, ed, 200, "")))
+	if want := `{"lesson_id":` + itoa(l.ID) + `,"notices_skipped":3,"push_id":` + itoa(l.PushID) + `}`; got != want {
+		t.Errorf("stop = %s, want %s", got, want)
+	}
+	if len(n.cancelled) != 1 || n.cancelled[0] != l.PushID {
+		t.Errorf("pushes cancelled = %v, want [%d]", n.cancelled, l.PushID)
+	}
+	// The lesson stays published and readable.
+	wantStatus(t, e, "GET", "/api/mp/lessons/"+itoa(l.ID), "", alice, 200, "")
+	if a := mustJSON[lessonBody](t, wantStatus(t, e, "GET", "/api/admin/lessons/"+itoa(l.ID), "", ed, 200, "")); a.Status != "published" {
+		t.Errorf("lesson after stop = %+v, want published", a)
+	}
+	again := strings.TrimSpace(string(wantStatus(t, e, "POST", stop, `{"reason":"措辞有误"}`, ed, 200, "")))
+	if !strings.Contains(again, `"notices_skipped":0`) {
+		t.Errorf("stop again = %s, want nothing more skipped", again)
 	}
 }

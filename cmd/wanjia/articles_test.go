@@ -192,6 +192,7 @@ var writeRoles = map[string][]model.Role{
 	"/api/admin/nominations":     {model.RoleReviewer},
 	"/api/admin/courses":         {model.RoleEditor},
 	"/api/admin/lessons":         {model.RoleEditor},
+	"/api/admin/pushes":          {model.RoleEditor},
 	"/api/admin/cases":           {model.RoleCaseworker},
 	"/api/admin/cases/retention": {},
 	"/api/admin/stations":        {},
@@ -261,7 +262,7 @@ func TestEveryStaffWriteNeedsItsRole(t *testing.T) {
 	// route table the walk covers.
 	for _, want := range []string{
 		"DELETE /api/admin/lessons/{id}", "POST /api/admin/lessons/{id}/withdraw", "POST /api/admin/lessons/{id}/restore",
-		"POST /api/admin/courses/{id}/withdraw", "DELETE /api/admin/courses/{id}",
+		"POST /api/admin/courses/{id}/withdraw", "DELETE /api/admin/courses/{id}", "POST /api/admin/pushes/{id}/stop",
 	} {
 		if !slices.Contains(routes, want) {
 			t.Errorf("staff write %s is not in the route table", want)

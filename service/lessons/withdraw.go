@@ -138,6 +138,44 @@ func (s *Service) withdraw(ctx context.Context, id int64) (l model.Lesson, chang
 	return l, true, skipped, nil
 }
 
+// StopPush stops push pushID, the announcement of a lesson, without taking
+// the lesson down (editor; a reason of 1–200 characters; audited): a
+// notice worded badly or sent at a bad hour. In one transaction the
+// lesson's fan-out is marked finished and the push cancelled, as Withdraw
+// does, so no notice of it not yet sent goes out; the lesson stays as it
+// is, and is not announced again. It returns how many notices were
+// skipped. A push that is not a lesson's is model.ErrNotFound; stopping a
+// stopped push skips nothing more.
+func (s *Service) StopPush(ctx context.Context, pushID int64, reason string) (lessonID int64, skipped int, err error) {
+	if _, err := requireEditor(ctx); err != nil {
+		return 0, 0, err
+	}
+	reason, ok := cleanText(reason, false)
+	if !ok || !runes(reason, 1, maxReason) {
+		return 0, 0, model.Invalid(map[string]string{"reason": "请说明停止推送的原因（不超过 200 个字）"})
+	}
+	err = s.tx.WithTx(ctx, func(ctx context.Context) error {
+		l, err := s.store.LessonByPush(ctx, pushID)
+		if err != nil {
+			return err
+		}
+		lessonID = l.ID
+		if err := s.store.FinishPush(ctx, l.ID, s.now()); err != nil {
+			return err
+		}
+		if skipped, err = s.notify.CancelPush(ctx, pushID); err != nil {
+			return err
+		}
+		return s.audit.Audit(ctx, "lesson.push_stop", "push", fmt.Sprint(pushID), nil,
+			map[string]any{"lesson_id": l.ID, "reason": reason, "notices_skipped": skipped})
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("stop push %d: %w", pushID, err)
+	}
+	s.log.InfoContext(ctx, "lesson push stopped", "push_id", pushID, "lesson_id", lessonID, "notices_skipped", skipped)
+	return lessonID, skipped, nil
+}
+
 // Restore puts withdrawn lesson id back (editor; audited): users see it
 // again, with its first publish time; nobody is notified again (its push
 // stays stopped). A lesson not withdrawn is 409 not_withdrawn; one whose

@@ -1,6 +1,6 @@
 // 推送: every push of the notification centre with its delivery counts,
 // and one push's deliveries (api/notify.go; admin, editor).
-import { get, put } from '../js/api.js';
+import { get, put, post } from '../js/api.js';
 import { h, clear, card, pageHeader, paged, link, statCards, errorBox, loading, form, badge, tabs, table, field, button, dialog } from '../js/ui.js';
 import { hbarChart } from '../js/chart.js';
 import { time, num, percent, label, topicNames, deliveryStatuses, channelNames } from '../js/format.js';
@@ -45,9 +45,9 @@ async function renderPush(main, ctx, id) {
     ['已发送', p.sent], ['失败', p.failed], ['未授权', p.no_consent], ['无渠道', p.no_channel], ['已跳过', p.skipped], ['待发送', p.pending],
   ];
   clear(main, link('/pushes', '← 返回推送列表'),
-    pageHeader(p.title || '推送 #' + p.id, `${label(topicNames, p.topic)} · ${time(p.created_at)}`),
+    pageHeader(p.title || '推送 #' + p.id, `${label(topicNames, p.topic)} · ${time(p.created_at)}`, stopButton(p, ctx)),
     p.cancelled_at ? h('div', { class: 'notice notice-warn push-cancelled' },
-      `已于 ${time(p.cancelled_at)} 停止推送（微课已下架）：此前未发出的通知不再发送，记为“已跳过”。`) : null,
+      `已于 ${time(p.cancelled_at)} 停止推送（微课下架或编辑停止）：此前未发出的通知不再发送，记为“已跳过”。`) : null,
     statCards([{ label: '推送对象', value: num(p.targets) }, ...counts.map(([l, v]) => ({ label: l, value: num(v) })),
       { label: '已读', value: num(p.read) }]),
     h('div', { class: 'grid-2' },
@@ -70,6 +70,22 @@ async function renderPush(main, ctx, id) {
     ], (cursor) => get('/deliveries', { push_id: p.id, status, cursor, limit: 50 }), '没有符合条件的送达记录。'));
   }
   show('');
+}
+
+// stopButton: a lesson's push still going out can be stopped without
+// taking the lesson down (POST /pushes/:id/stop, editor; a reason).
+function stopButton(p, ctx) {
+  if (!p.lesson || p.cancelled_at || (p.pending === 0 && p.lesson.figures && p.lesson.figures.push_done)) return null;
+  return button('停止推送', async () => {
+    const done = await dialog({
+      title: '停止推送', danger: true, submitLabel: '停止',
+      message: '尚未发出的上新通知不再发送（记为“已跳过”），已发出的无法撤回；课时本身保持发布，不会再次推送。',
+      fields: [{ name: 'reason', label: '停止原因', type: 'textarea', rows: 2, required: true, maxlength: 200, hint: '必填，记入审计日志' }],
+      onSubmit: (v) => post(`/pushes/${p.id}/stop`, { reason: v.reason || '' }),
+      successMessage: (r) => `已停止推送，${num(r.notices_skipped)} 条通知不再发送`,
+    });
+    if (done) ctx.refresh();
+  }, 'btn btn-danger stop-push');
 }
 
 // lessonCard: the lesson a push announced, with its learners (GET
