@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"wanjia/internal/testutil"
 	"wanjia/wechat"
 )
 
@@ -35,24 +36,8 @@ func mustRedis(tb testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
 	return mr, rdb
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 8, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2025, 3, 8, 9, 0, 0, 0, time.UTC))
 }
 
 // logBuffer is a goroutine-safe buffer for a slog text handler.
@@ -182,7 +167,7 @@ func mustHTTPClient(tb testing.TB, opts wechat.HTTPOptions) *http.Client {
 }
 
 // mustTokenService returns a token service for appid against the stub.
-func mustTokenService(tb testing.TB, appid string, stub *tokenStub, rdb redis.UniversalClient, clk *clock, reg prometheus.Registerer) *wechat.TokenService {
+func mustTokenService(tb testing.TB, appid string, stub *tokenStub, rdb redis.UniversalClient, clk *testutil.Clock, reg prometheus.Registerer) *wechat.TokenService {
 	tb.Helper()
 	ts, err := wechat.NewTokenService(wechat.TokenOptions{
 		AppID:      appid,

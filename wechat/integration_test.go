@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/wechat"
 	"wanjia/wechat/wxsim"
@@ -41,7 +42,7 @@ type simCopy struct {
 	http *http.Client
 }
 
-func newSimCopy(t *testing.T, sim *wxsim.Sim, rdb redis.UniversalClient, clk *clock, reg prometheus.Registerer) simCopy {
+func newSimCopy(t *testing.T, sim *wxsim.Sim, rdb redis.UniversalClient, clk *testutil.Clock, reg prometheus.Registerer) simCopy {
 	t.Helper()
 	httpc := mustHTTPClient(t, wechat.HTTPOptions{Transport: sim.Transport(), Registerer: reg})
 	ts, err := wechat.NewTokenService(wechat.TokenOptions{
@@ -227,7 +228,7 @@ func TestSimRedisDown(t *testing.T) {
 	if n := len(sim.Calls("/cgi-bin/stable_token")); n != 2 {
 		t.Errorf("stable_token calls = %d, want 2 (one per process)", n)
 	}
-	clk.Advance(10 * time.Second)
+	clk.Add(10 * time.Second)
 	sim.Fail("/cgi-bin/stable_token", 0, 0)
 	if tok, err := fresh.ts.Get(ctx); err != nil || tok == "" {
 		t.Errorf("Get() 10s later = %q, %v, want a token", tok, err)

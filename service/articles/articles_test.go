@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/articles"
 	"wanjia/service/articles/articleswx"
@@ -52,16 +53,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 type auditLog struct {
 	mu      sync.Mutex
 	actions []string
@@ -89,7 +80,7 @@ type env struct {
 	svc   *articles.Service
 	sim   *wxsim.Sim
 	store *store.Articles
-	clk   *clock
+	clk   *testutil.Clock
 	audit *auditLog
 }
 
@@ -97,7 +88,7 @@ var cst = time.FixedZone("CST", 8*3600)
 
 func mustEnv(tb testing.TB, opts articles.Options) *env {
 	tb.Helper()
-	clk := &clock{t: time.Date(2026, 3, 8, 9, 0, 0, 0, cst)}
+	clk := testutil.NewClock(time.Date(2026, 3, 8, 9, 0, 0, 0, cst))
 	sim := wxsim.New(wxsim.WithApp(oaApp, oaSecret), wxsim.WithApp(mpApp, mpSecret), wxsim.WithClock(clk.Now),
 		wxsim.WithLenient(""))
 	tb.Cleanup(func() { sim.Close() })

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"wanjia/cache"
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/campaigns"
 	"wanjia/service/protect"
@@ -26,23 +27,6 @@ import (
 var t0 = time.Date(2026, 4, 30, 16, 0, 0, 0, time.UTC)
 
 const day = 24 * time.Hour
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // fakeWeChat judges text risky when it holds "违规" and review when it
 // holds "待核实"; media checks get trace ids t-1, t-2, …
@@ -181,7 +165,7 @@ type env struct {
 	jobs    *fakeJobs
 	notes   *fakeNotifier
 	audit   *fakeAudit
-	clock   *clock
+	clock   *testutil.Clock
 	rdb     redis.UniversalClient
 	mini    *miniredis.Miniredis
 	users   *store.Users
@@ -195,7 +179,7 @@ func mustEnv(tb testing.TB, d storetest.Dialect, mode redisMode) *env {
 	tb.Helper()
 	db := d.Open(tb)
 	e := &env{db: db, st: store.NewCampaigns(db), wx: &fakeWeChat{}, images: &fakeImages{}, jobs: &fakeJobs{},
-		notes: &fakeNotifier{}, audit: &fakeAudit{}, clock: &clock{t: t0}, users: store.NewUsers(db),
+		notes: &fakeNotifier{}, audit: &fakeAudit{}, clock: testutil.NewClock(t0), users: store.NewUsers(db),
 		uploads: store.NewUploads(db), results: store.NewResults(db)}
 	var vc campaigns.VoteCache
 	switch mode {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/cases"
 	"wanjia/service/protect"
@@ -64,29 +65,6 @@ func (a *fakeAudit) Audit(_ context.Context, action, _, _ string, _, _ any) erro
 	return nil
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type onDuty struct{ ids []int64 }
 
 func (o onDuty) OnDutyStaff(context.Context) ([]int64, error) { return o.ids, nil }
@@ -102,7 +80,7 @@ type env struct {
 	svc    *cases.Service
 	notes  *fakeNotifier
 	audit  *fakeAudit
-	clock  *clock
+	clock  *testutil.Clock
 	keys   *protect.Keyring
 	duty   int64 // the on-duty staff id
 	admin  context.Context
@@ -210,7 +188,7 @@ func mustEnvOn(tb testing.TB, db *store.DB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &env{db: db, store: store.NewCases(db), notes: &fakeNotifier{}, audit: &fakeAudit{}, clock: &clock{t: t0}, keys: keys,
+	e := &env{db: db, store: store.NewCases(db), notes: &fakeNotifier{}, audit: &fakeAudit{}, clock: testutil.NewClock(t0), keys: keys,
 		ids: map[string]int64{}}
 	staff := store.NewStaff(db)
 	for _, s := range []struct {

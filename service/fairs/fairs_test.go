@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/fairs"
 	"wanjia/service/protect"
@@ -57,28 +58,11 @@ func (a *fakeAudit) Audit(_ context.Context, action, _, _ string, _, _ any) erro
 	return nil
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 type env struct {
 	svc   *fairs.Service
 	notes *fakeNotifier
 	audit *fakeAudit
-	clock *clock
+	clock *testutil.Clock
 	keys  *protect.Keyring
 	fair  model.Fair
 	staff context.Context
@@ -95,7 +79,7 @@ func mustEnv(tb testing.TB, capacity int, seats ...int) *env {
 	if err != nil {
 		tb.Fatalf("NewKeyring() = %v", err)
 	}
-	e := &env{notes: &fakeNotifier{}, audit: &fakeAudit{}, clock: &clock{t: start.Add(-72 * time.Hour)}, keys: keys}
+	e := &env{notes: &fakeNotifier{}, audit: &fakeAudit{}, clock: testutil.NewClock(start.Add(-72 * time.Hour)), keys: keys}
 	e.svc, err = fairs.New(fairs.Deps{Store: store.NewFairs(db), Notifier: e.notes, Audit: e.audit, Keys: keys, Now: e.clock.Now})
 	if err != nil {
 		tb.Fatalf("New() = %v", err)

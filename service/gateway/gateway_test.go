@@ -291,7 +291,7 @@ func TestCrisisSettings(t *testing.T) {
 	if got := replyText(mustHandle(t, other, text("o", "求救", "x1"))); got == gateway.DefaultCrisisReply {
 		t.Errorf("other copy answered the new word before its refresh")
 	}
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	if got := replyText(mustHandle(t, other, text("o", "求救", "x2"))); got != gateway.DefaultCrisisReply {
 		t.Errorf("other copy after a second = %q, want the crisis reply", got)
 	}
@@ -365,7 +365,7 @@ func TestEventsRecordFollowers(t *testing.T) {
 	}
 
 	// A message and a VIEW mark activity.
-	e.clock.Advance(2 * time.Minute)
+	e.clock.Add(2 * time.Minute)
 	msg := text("oBea", "你好", "b1")
 	msg.CreateTime = t0.Add(2 * time.Minute)
 	mustHandle(t, e.svc, msg)
@@ -528,7 +528,7 @@ func TestDatabaseDownAtStart(t *testing.T) {
 		t.Errorf("Handle(求助) with the database down = %+v, want nil", got)
 	}
 	down = false
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	if got := replyText(mustHandle(t, svc, text("o", "求助", "3"))); got != seeded(t, "12338 维权求助") {
 		t.Errorf("Handle(求助) once the database answers = %q, want the help reply", got)
 	}

@@ -12,30 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/gateway"
 	"wanjia/service/gateway/adapters"
 	"wanjia/store"
 	"wanjia/store/storetest"
 )
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type enqueued struct {
 	Type    string
@@ -196,7 +179,7 @@ type env struct {
 	db        *store.DB
 	mr        *miniredis.Miniredis
 	rdb       redis.UniversalClient
-	clock     *clock
+	clock     *testutil.Clock
 	jobs      *fakeJobs
 	notifier  *fakeNotifier
 	notify    *fakeNotify
@@ -217,7 +200,7 @@ func mustEnv(tb testing.TB) *env {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	tb.Cleanup(func() { rdb.Close() })
 	e := &env{
-		db: db, mr: mr, rdb: rdb, clock: &clock{t: t0}, jobs: &fakeJobs{}, notifier: &fakeNotifier{},
+		db: db, mr: mr, rdb: rdb, clock: testutil.NewClock(t0), jobs: &fakeJobs{}, notifier: &fakeNotifier{},
 		notify: &fakeNotify{}, oa: &fakeOA{info: map[string]gateway.FollowerInfo{}}, audit: &fakeAudit{},
 		reg: prometheus.NewRegistry(), followers: store.NewFollowers(db), staff: store.NewStaff(db),
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/job"
 	"wanjia/model"
 	"wanjia/service/lessons"
@@ -68,24 +69,6 @@ func TestMain(m *testing.M) {
 	}
 	util.DefaultHTTPClient = c
 	os.Exit(m.Run())
-}
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // recordingQueue records notify's enqueues.
@@ -150,7 +133,7 @@ type env struct {
 	rdb       redis.UniversalClient
 	sim       *wxsim.Sim
 	wx        *wechat.Client
-	clock     *clock
+	clock     *testutil.Clock
 	audit     *fakeAudit
 	nq        *recordingQueue // notify's queue when there is no runner
 	fq        *fanoutQueue    // the fan-out queue when there is no runner
@@ -170,7 +153,7 @@ var t0 = time.Date(2026, 3, 8, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 func mustEnv(tb testing.TB, o envOptions) *env {
 	tb.Helper()
-	e := &env{clock: &clock{t: t0}, audit: &fakeAudit{}}
+	e := &env{clock: testutil.NewClock(t0), audit: &fakeAudit{}}
 	e.db = storetest.Dialects()[0].Open(tb)
 	e.ls, e.ns, e.users, e.followers = store.NewLessons(e.db), store.NewNotify(e.db), store.NewUsers(e.db), store.NewFollowers(e.db)
 	mr := miniredis.NewMiniRedis()

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/job"
 	"wanjia/model"
 	"wanjia/service/notify"
@@ -65,24 +66,6 @@ func TestMain(m *testing.M) {
 	}
 	util.DefaultHTTPClient = c
 	os.Exit(m.Run())
-}
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 // fakeFollowers is the follower table (G2's store) by openid.
@@ -193,7 +176,7 @@ type env struct {
 	followers *fakeFollowers
 	messages  *fakeMessages
 	audit     *fakeAudit
-	clock     *clock
+	clock     *testutil.Clock
 	queue     notify.Queue
 	rq        *recordingQueue // when the queue records
 	svc       *notify.Service
@@ -233,7 +216,7 @@ func (e *env) startWorker(tb testing.TB, workers int) *job.Runner {
 // sits behind silenceper's global HTTP client).
 func mustEnv(tb testing.TB, o envOptions) *env {
 	tb.Helper()
-	e := &env{followers: &fakeFollowers{}, messages: &fakeMessages{}, audit: &fakeAudit{}, clock: &clock{}}
+	e := &env{followers: &fakeFollowers{}, messages: &fakeMessages{}, audit: &fakeAudit{}, clock: testutil.NewClock(time.Time{})}
 	e.db = storetest.Dialects()[0].Open(tb)
 	e.ns, e.users = store.NewNotify(e.db), store.NewUsers(e.db)
 	mr := miniredis.NewMiniRedis()
