@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,35 +54,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type auditLog struct {
-	mu      sync.Mutex
-	actions []string
-}
-
-func (a *auditLog) Audit(_ context.Context, action, _, _ string, _, _ any) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.actions = append(a.actions, action)
-	return nil
-}
-
-func (a *auditLog) has(action string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, x := range a.actions {
-		if x == action {
-			return true
-		}
-	}
-	return false
-}
-
 type env struct {
 	svc   *articles.Service
 	sim   *wxsim.Sim
 	store *store.Articles
 	clk   *testutil.Clock
-	audit *auditLog
+	audit *testutil.Audit
 }
 
 var cst = time.FixedZone("CST", 8*3600)
@@ -108,7 +86,7 @@ func mustEnv(tb testing.TB, opts articles.Options) *env {
 	if opts.CheckOpenID == "" {
 		opts.CheckOpenID = checkOpenID
 	}
-	audit := &auditLog{}
+	audit := &testutil.Audit{}
 	svc, err := articles.New(articles.Deps{Store: st, WeChat: articleswx.New(wx), Results: store.NewResults(db), Audit: audit,
 		Now: clk.Now, Options: opts})
 	if err != nil {
@@ -221,7 +199,7 @@ func TestPublishFlow(t *testing.T) {
 		t.Fatalf("after result = %+v, %v, want published with its URL", got, err)
 	}
 	for _, act := range []string{"article.create", "article.cover", "article.submit", "article.approve", "article.publish"} {
-		if !e.audit.has(act) {
+		if !slices.Contains(e.audit.Actions(), act) {
 			t.Errorf("audit lacks %s", act)
 		}
 	}

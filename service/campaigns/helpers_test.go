@@ -121,32 +121,6 @@ func (f *fakeJobs) take() []queued {
 	return out
 }
 
-type fakeNotifier struct {
-	mu   sync.Mutex
-	sent []model.Notice
-	to   []model.Recipient
-}
-
-func (f *fakeNotifier) Notify(_ context.Context, r model.Recipient, n model.Notice) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sent = append(f.sent, n)
-	f.to = append(f.to, r)
-	return nil
-}
-
-type fakeAudit struct {
-	mu      sync.Mutex
-	actions []string
-}
-
-func (a *fakeAudit) Audit(_ context.Context, action, _, _ string, _, _ any) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.actions = append(a.actions, action)
-	return nil
-}
-
 // redisMode says which Redis a test environment gets.
 type redisMode int
 
@@ -163,8 +137,8 @@ type env struct {
 	wx      *fakeWeChat
 	images  *fakeImages
 	jobs    *fakeJobs
-	notes   *fakeNotifier
-	audit   *fakeAudit
+	notes   *testutil.Notifier
+	audit   *testutil.Audit
 	clock   *testutil.Clock
 	rdb     redis.UniversalClient
 	mini    *miniredis.Miniredis
@@ -179,7 +153,7 @@ func mustEnv(tb testing.TB, d storetest.Dialect, mode redisMode) *env {
 	tb.Helper()
 	db := d.Open(tb)
 	e := &env{db: db, st: store.NewCampaigns(db), wx: &fakeWeChat{}, images: &fakeImages{}, jobs: &fakeJobs{},
-		notes: &fakeNotifier{}, audit: &fakeAudit{}, clock: testutil.NewClock(t0), users: store.NewUsers(db),
+		notes: &testutil.Notifier{}, audit: &testutil.Audit{}, clock: testutil.NewClock(t0), users: store.NewUsers(db),
 		uploads: store.NewUploads(db), results: store.NewResults(db)}
 	var vc campaigns.VoteCache
 	switch mode {

@@ -140,8 +140,8 @@ func TestCalendarSavedByStaff(t *testing.T) {
 		saved.UpdatedBy != e.ids["admin"] {
 		t.Fatalf("SetCalendar() = %+v, %v", saved, err)
 	}
-	if !slices.Contains(e.audit.actions, "cases.calendar") {
-		t.Errorf("audit = %v, want cases.calendar", e.audit.actions)
+	if !slices.Contains(e.audit.Actions(), "cases.calendar") {
+		t.Errorf("audit = %v, want cases.calendar", e.audit.Actions())
 	}
 	// This copy: at once.
 	mine := e.mustSubmit(t, 803, intake(model.CaseDomesticViolence, false))

@@ -138,7 +138,7 @@ func TestReplyRuleCRUDAndCacheAcrossCopies(t *testing.T) {
 	if err := a.DeleteReplyRule(ctx, created.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("DeleteReplyRule(again) = %v, want ErrNotFound", err)
 	}
-	if diff := cmp.Diff([]string{"reply.create", "reply.update", "reply.delete"}, e.audit.actions()); diff != "" {
+	if diff := cmp.Diff([]string{"reply.create", "reply.update", "reply.delete"}, e.audit.Actions()); diff != "" {
 		t.Errorf("audit mismatch (-want +got):\n%s", diff)
 	}
 	rules, err := a.ListReplyRules(ctx)
@@ -304,7 +304,7 @@ func TestMenuSaveAndPublish(t *testing.T) {
 	if diff := cmp.Diff([][]model.MenuButton{buttons}, e.oa.published); diff != "" {
 		t.Errorf("published menus mismatch (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"menu.update", "menu.publish"}, e.audit.actions()); diff != "" {
+	if diff := cmp.Diff([]string{"menu.update", "menu.publish"}, e.audit.Actions()); diff != "" {
 		t.Errorf("audit mismatch (-want +got):\n%s", diff)
 	}
 	if _, err := e.svc.SaveMenu(as(model.RoleFairManager), buttons); !errors.Is(err, model.ErrForbidden) {

@@ -61,33 +61,6 @@ func (f *fakeJobs) ofType(typ string) []enqueued {
 	return out
 }
 
-type notified struct {
-	To     model.Recipient
-	Notice model.Notice
-}
-
-type fakeNotifier struct {
-	mu   sync.Mutex
-	got  []notified
-	fail map[int64]error // by staff id
-}
-
-func (f *fakeNotifier) Notify(_ context.Context, r model.Recipient, n model.Notice) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.fail[r.StaffID]; err != nil {
-		return err
-	}
-	f.got = append(f.got, notified{To: r, Notice: n})
-	return nil
-}
-
-func (f *fakeNotifier) sent() []notified {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.got)
-}
-
 type consentCall struct {
 	App    model.App
 	OpenID string
@@ -147,32 +120,6 @@ func (f *fakeOA) FollowerInfo(_ context.Context, openID string) (gateway.Followe
 	return f.info[openID], nil
 }
 
-type auditEntry struct {
-	Action, TargetType, TargetID string
-}
-
-type fakeAudit struct {
-	mu      sync.Mutex
-	entries []auditEntry
-}
-
-func (f *fakeAudit) Audit(_ context.Context, action, targetType, targetID string, _, _ any) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.entries = append(f.entries, auditEntry{action, targetType, targetID})
-	return nil
-}
-
-func (f *fakeAudit) actions() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, e := range f.entries {
-		out = append(out, e.Action)
-	}
-	return out
-}
-
 // env is a gateway over a real SQLite database and a miniredis, with fakes
 // for the job queue, the notification centre and WeChat.
 type env struct {
@@ -181,10 +128,10 @@ type env struct {
 	rdb       redis.UniversalClient
 	clock     *testutil.Clock
 	jobs      *fakeJobs
-	notifier  *fakeNotifier
+	notifier  *testutil.Notifier
 	notify    *fakeNotify
 	oa        *fakeOA
-	audit     *fakeAudit
+	audit     *testutil.Audit
 	reg       *prometheus.Registry
 	followers *store.Followers
 	staff     *store.Staff
@@ -200,8 +147,8 @@ func mustEnv(tb testing.TB) *env {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	tb.Cleanup(func() { rdb.Close() })
 	e := &env{
-		db: db, mr: mr, rdb: rdb, clock: testutil.NewClock(t0), jobs: &fakeJobs{}, notifier: &fakeNotifier{},
-		notify: &fakeNotify{}, oa: &fakeOA{info: map[string]gateway.FollowerInfo{}}, audit: &fakeAudit{},
+		db: db, mr: mr, rdb: rdb, clock: testutil.NewClock(t0), jobs: &fakeJobs{}, notifier: &testutil.Notifier{},
+		notify: &fakeNotify{}, oa: &fakeOA{info: map[string]gateway.FollowerInfo{}}, audit: &testutil.Audit{},
 		reg: prometheus.NewRegistry(), followers: store.NewFollowers(db), staff: store.NewStaff(db),
 	}
 	e.svc = e.newService(tb)

@@ -109,19 +109,6 @@ func (q *fanoutQueue) snapshot() []string {
 	return append([]string(nil), q.tasks...)
 }
 
-// fakeAudit records audit actions.
-type fakeAudit struct {
-	mu      sync.Mutex
-	actions []string
-}
-
-func (a *fakeAudit) Audit(_ context.Context, action, targetType, targetID string, _, _ any) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.actions = append(a.actions, action+" "+targetType+" "+targetID)
-	return nil
-}
-
 // env is the lessons area over SQLite, miniredis, the notification
 // centre and the simulator.
 type env struct {
@@ -134,7 +121,7 @@ type env struct {
 	sim       *wxsim.Sim
 	wx        *wechat.Client
 	clock     *testutil.Clock
-	audit     *fakeAudit
+	audit     *testutil.Audit
 	nq        *recordingQueue // notify's queue when there is no runner
 	fq        *fanoutQueue    // the fan-out queue when there is no runner
 	notify    *notify.Service
@@ -153,7 +140,7 @@ var t0 = time.Date(2026, 3, 8, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 func mustEnv(tb testing.TB, o envOptions) *env {
 	tb.Helper()
-	e := &env{clock: testutil.NewClock(t0), audit: &fakeAudit{}}
+	e := &env{clock: testutil.NewClock(t0), audit: &testutil.Audit{}}
 	e.db = storetest.Dialects()[0].Open(tb)
 	e.ls, e.ns, e.users, e.followers = store.NewLessons(e.db), store.NewNotify(e.db), store.NewUsers(e.db), store.NewFollowers(e.db)
 	mr := miniredis.NewMiniRedis()

@@ -152,19 +152,6 @@ func (q *recordingQueue) snapshot() []queued {
 	return append([]queued(nil), q.tasks...)
 }
 
-// fakeAudit records audit entries.
-type fakeAudit struct {
-	mu      sync.Mutex
-	actions []string
-}
-
-func (a *fakeAudit) Audit(_ context.Context, action, targetType, targetID string, _, _ any) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.actions = append(a.actions, action+" "+targetType+" "+targetID)
-	return nil
-}
-
 // env is one notification centre over SQLite, miniredis and the simulator.
 type env struct {
 	db        *store.DB
@@ -175,7 +162,7 @@ type env struct {
 	wx        *wechat.Client
 	followers *fakeFollowers
 	messages  *fakeMessages
-	audit     *fakeAudit
+	audit     *testutil.Audit
 	clock     *testutil.Clock
 	queue     notify.Queue
 	rq        *recordingQueue // when the queue records
@@ -216,7 +203,7 @@ func (e *env) startWorker(tb testing.TB, workers int) *job.Runner {
 // sits behind silenceper's global HTTP client).
 func mustEnv(tb testing.TB, o envOptions) *env {
 	tb.Helper()
-	e := &env{followers: &fakeFollowers{}, messages: &fakeMessages{}, audit: &fakeAudit{}, clock: testutil.NewClock(time.Time{})}
+	e := &env{followers: &fakeFollowers{}, messages: &fakeMessages{}, audit: &testutil.Audit{}, clock: testutil.NewClock(time.Time{})}
 	e.db = storetest.Dialects()[0].Open(tb)
 	e.ns, e.users = store.NewNotify(e.db), store.NewUsers(e.db)
 	mr := miniredis.NewMiniRedis()
