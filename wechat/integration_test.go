@@ -296,7 +296,7 @@ func assertClean(t *testing.T, sim *wxsim.Sim, err error, extra ...string) {
 // Not parallel: silenceper calls go through util.DefaultHTTPClient.
 func TestClientCode2Session(t *testing.T) {
 	sim := newSandboxApps(t)
-	useSim(t, sim.Transport())
+	simRoute.Use(t, sim.Transport())
 	sim.AddUser(wxsim.User{OpenID: "oUser1", UnionID: "uUser1"})
 	c, _ := newSimClient(t, sim, nil)
 	ctx := context.Background()
@@ -356,7 +356,7 @@ func TestClientCode2Session(t *testing.T) {
 // Not parallel: silenceper calls go through util.DefaultHTTPClient.
 func TestClientPhoneNumber(t *testing.T) {
 	sim := newSandboxApps(t)
-	useSim(t, sim.Transport())
+	simRoute.Use(t, sim.Transport())
 	reg := prometheus.NewRegistry()
 	c, _ := newSimClient(t, sim, reg)
 	ctx := context.Background()

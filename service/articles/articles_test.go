@@ -6,8 +6,6 @@ import (
 	"errors"
 	"image"
 	"image/png"
-	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -35,24 +33,11 @@ const (
 	checkOpenID     = "oArticleChecker"
 )
 
-// current is the simulator of the running test: silenceper's HTTP client is
-// process-wide, so these tests are not parallel.
-var current atomic.Pointer[wxsim.Sim]
+// simRoute leads silenceper's process-wide HTTP client to the simulator
+// of the running test, so these tests are not parallel.
+var simRoute = &testutil.SimRoute{}
 
-type currentTransport struct{}
-
-func (currentTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return current.Load().Transport().RoundTrip(r)
-}
-
-func TestMain(m *testing.M) {
-	c, err := wechat.NewHTTPClient(wechat.HTTPOptions{Transport: currentTransport{}})
-	if err != nil {
-		panic(err)
-	}
-	util.DefaultHTTPClient = c
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutil.MainWithSimRoute(m, simRoute) }
 
 type env struct {
 	svc   *articles.Service
@@ -70,7 +55,7 @@ func mustEnv(tb testing.TB, opts articles.Options) *env {
 	sim := wxsim.New(wxsim.WithApp(oaApp, oaSecret), wxsim.WithApp(mpApp, mpSecret), wxsim.WithClock(clk.Now),
 		wxsim.WithLenient(""))
 	tb.Cleanup(func() { sim.Close() })
-	current.Store(sim)
+	simRoute.Use(tb, sim.Transport())
 	sim.AddUser(wxsim.User{AppID: oaApp, OpenID: "oFollower1", Subscribed: true, TagIDs: []int{100}})
 	sim.AddUser(wxsim.User{AppID: oaApp, OpenID: "oFollower2", Subscribed: true})
 	mr := miniredis.RunT(tb)

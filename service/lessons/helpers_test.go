@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,32 +42,9 @@ const (
 // simRoute is where silenceper's global util.DefaultHTTPClient sends
 // WeChat calls: the simulator of the running test. Tests using it are not
 // parallel.
-var simRoute = &switchTransport{}
+var simRoute = &testutil.SimRoute{}
 
-type switchTransport struct {
-	mu sync.Mutex
-	rt http.RoundTripper
-}
-
-func (s *switchTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	s.mu.Lock()
-	rt := s.rt
-	s.mu.Unlock()
-	if rt == nil {
-		return nil, errors.New("no simulator")
-	}
-	return rt.RoundTrip(r)
-}
-
-func TestMain(m *testing.M) {
-	c, err := wechat.NewHTTPClient(wechat.HTTPOptions{Transport: simRoute})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	util.DefaultHTTPClient = c
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testutil.MainWithSimRoute(m, simRoute) }
 
 // recordingQueue records notify's enqueues.
 type recordingQueue struct {
@@ -152,14 +127,7 @@ func mustEnv(tb testing.TB, o envOptions) *env {
 	tb.Cleanup(func() { _ = e.rdb.Close() })
 	e.sim = wxsim.New(wxsim.WithApp(oaApp, oaSecret), wxsim.WithApp(mpApp, mpSecret), wxsim.WithLenient(""))
 	tb.Cleanup(func() { _ = e.sim.Close() })
-	simRoute.mu.Lock()
-	simRoute.rt = e.sim.Transport()
-	simRoute.mu.Unlock()
-	tb.Cleanup(func() {
-		simRoute.mu.Lock()
-		simRoute.rt = nil
-		simRoute.mu.Unlock()
-	})
+	simRoute.Use(tb, e.sim.Transport())
 	var err error
 	e.wx, err = wechat.New(wechat.Config{OA: wechat.App{AppID: oaApp, Secret: oaSecret}, MP: wechat.App{AppID: mpApp, Secret: mpSecret}},
 		wechat.Deps{Redis: e.rdb, HTTP: util.DefaultHTTPClient})
