@@ -1,7 +1,6 @@
 package wechat_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -40,25 +39,7 @@ func newClock() *testutil.Clock {
 	return testutil.NewClock(time.Date(2025, 3, 8, 9, 0, 0, 0, time.UTC))
 }
 
-// logBuffer is a goroutine-safe buffer for a slog text handler.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLogger(w *logBuffer) *slog.Logger {
+func newLogger(w *testutil.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

@@ -236,10 +236,10 @@ func TestSimRedisDown(t *testing.T) {
 }
 
 // newSimClient builds a Client on sim with both sandbox apps.
-func newSimClient(t *testing.T, sim *wxsim.Sim, reg prometheus.Registerer) (*wechat.Client, *logBuffer) {
+func newSimClient(t *testing.T, sim *wxsim.Sim, reg prometheus.Registerer) (*wechat.Client, *testutil.SyncBuffer) {
 	t.Helper()
 	_, rdb := mustRedis(t)
-	var logs logBuffer
+	var logs testutil.SyncBuffer
 	c, err := wechat.New(wechat.Config{
 		OA: wechat.App{AppID: wxsim.SandboxOAAppID, Secret: wxsim.SandboxOASecret, Token: "tok", AESKey: wxsim.NewAESKey()},
 		MP: wechat.App{AppID: wxsim.SandboxMPAppID, Secret: wxsim.SandboxMPSecret},

@@ -51,12 +51,22 @@ func (s *SimRoute) Use(tb testing.TB, rt http.RoundTripper) {
 // MainWithSimRoute is a TestMain body: it points silenceper's global
 // util.DefaultHTTPClient (a wechat.NewHTTPClient client) at route, runs
 // the tests and exits with their status.
-func MainWithSimRoute(m *testing.M, route *SimRoute) {
-	c, err := wechat.NewHTTPClient(wechat.HTTPOptions{Transport: route})
+func MainWithSimRoute(m *testing.M, route *SimRoute) { MainWithTransport(m, route, nil) }
+
+// MainWithTransport is a TestMain body for tests that share one simulator:
+// it points silenceper's global util.DefaultHTTPClient (a
+// wechat.NewHTTPClient client) at rt, runs the tests, then after (when not
+// nil), and exits with the tests' status.
+func MainWithTransport(m *testing.M, rt http.RoundTripper, after func()) {
+	c, err := wechat.NewHTTPClient(wechat.HTTPOptions{Transport: rt})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	util.DefaultHTTPClient = c
-	os.Exit(m.Run())
+	code := m.Run()
+	if after != nil {
+		after()
+	}
+	os.Exit(code)
 }
