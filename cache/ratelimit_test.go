@@ -12,9 +12,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"wanjia/cache"
+	"wanjia/internal/testutil"
 )
 
-func newClock() *clock { return &clock{now: time.Unix(1_800_000_000, 0)} }
+func newClock() *testutil.Clock { return testutil.NewClock(time.Unix(1_800_000_000, 0)) }
 
 func allowN(l *cache.SyncedLimiter, key string, n int) (allowed int) {
 	for range n {

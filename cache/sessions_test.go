@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,26 +12,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"wanjia/cache"
+	"wanjia/internal/testutil"
 	"wanjia/model"
 )
 
-// clock is an injectable, settable time.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func mustSessions(tb testing.TB) (*cache.Sessions, cache.Client, *miniredis.Miniredis, *clock) {
+func mustSessions(tb testing.TB) (*cache.Sessions, cache.Client, *miniredis.Miniredis, *testutil.Clock) {
 	tb.Helper()
 	c, m := mustRedis(tb)
-	clk := &clock{now: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	return cache.NewSessions(c, cache.SessionOptions{MPTTL: time.Hour, StaffTTL: 10 * time.Minute, Now: clk.Now}), c, m, clk
 }
 
@@ -227,7 +214,7 @@ func FuzzSessionByToken(f *testing.F) {
 // always read from Redis.
 func TestSessionsMPCache(t *testing.T) {
 	c, _ := mustRedis(t)
-	clk := &clock{now: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	opts := cache.SessionOptions{MPTTL: time.Hour, StaffTTL: time.Hour, MPCache: 2 * time.Second, Now: clk.Now}
 	a, b := cache.NewSessions(c, opts), cache.NewSessions(c, opts)
 	ctx := context.Background()

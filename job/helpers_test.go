@@ -1,7 +1,6 @@
 package job_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
+	"wanjia/internal/testutil"
 	"wanjia/job"
 )
 
@@ -63,7 +63,7 @@ func mustRedis(tb testing.TB) redis.UniversalClient {
 type testRunner struct {
 	*job.Runner
 	reg *prometheus.Registry
-	log *syncBuffer
+	log *testutil.SyncBuffer
 }
 
 // mustRunner returns a Runner over rdb with fast polling and a short
@@ -71,7 +71,7 @@ type testRunner struct {
 // Handlers and schedules are registered by setup before Start.
 func mustRunner(tb testing.TB, rdb redis.UniversalClient, opts job.Options, setup func(r *job.Runner)) *testRunner {
 	tb.Helper()
-	tr := &testRunner{reg: prometheus.NewRegistry(), log: &syncBuffer{}}
+	tr := &testRunner{reg: prometheus.NewRegistry(), log: &testutil.SyncBuffer{}}
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 20 * time.Millisecond
 	}
@@ -182,26 +182,8 @@ func (rc *recorder) snapshot() []run {
 
 func (rc *recorder) count() int { return len(rc.snapshot()) }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the log lines containing all of subs.
-func (b *syncBuffer) lines(subs ...string) []string {
+// logLines returns the lines of b containing all of subs.
+func logLines(b *testutil.SyncBuffer, subs ...string) []string {
 	var out []string
 	for line := range strings.Lines(b.String()) {
 		match := true

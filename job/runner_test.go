@@ -107,7 +107,7 @@ func TestRetryWithConfiguredDelayThenSuccess(t *testing.T) {
 			t.Errorf("processed{sync,%s} = %v, want %v", c.result, got, c.want)
 		}
 	}
-	if got := len(r.log.lines("job failed", "type=sync")); got != 2 {
+	if got := len(logLines(r.log, "job failed", "type=sync")); got != 2 {
 		t.Errorf("'job failed' log lines = %d, want 2\n%s", got, r.log)
 	}
 }
@@ -186,7 +186,7 @@ func TestDeadTaskListedAndRetried(t *testing.T) {
 	if got := r.counter(t, "wanjia_jobs_processed_total", "type", "notify", "result", "dead"); got != 1 {
 		t.Errorf("processed{notify,dead} = %v, want 1", got)
 	}
-	deadLines := r.log.lines("job dead", "type=notify", "id="+id)
+	deadLines := logLines(r.log, "job dead", "type=notify", "id="+id)
 	if len(deadLines) != 1 {
 		t.Errorf("'job dead' log lines = %q, want one", deadLines)
 	}
@@ -637,7 +637,7 @@ func TestAsynqLogsQuiet(t *testing.T) {
 	})
 	r.Shutdown()
 	// asynq logs "Starting processing" and "Starting graceful shutdown" at info.
-	if lines := r.log.lines("component=asynq"); len(lines) != 0 {
+	if lines := logLines(r.log, "component=asynq"); len(lines) != 0 {
 		t.Errorf("asynq log lines = %q, want none below warn", lines)
 	}
 }

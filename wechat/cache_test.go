@@ -8,13 +8,14 @@ import (
 
 	"github.com/silenceper/wechat/v2/cache"
 
+	"wanjia/internal/testutil"
 	"wanjia/wechat"
 )
 
 func TestCache(t *testing.T) {
 	t.Parallel()
 	mr, rdb := mustRedis(t)
-	var logs logBuffer
+	var logs testutil.SyncBuffer
 	var c cache.ContextCache = wechat.NewCache(rdb, newLogger(&logs))
 	ctx := context.Background()
 
@@ -69,7 +70,7 @@ func TestCache(t *testing.T) {
 func TestCacheNonPositiveTimeout(t *testing.T) {
 	t.Parallel()
 	mr, rdb := mustRedis(t)
-	c := wechat.NewCache(rdb, newLogger(&logBuffer{}))
+	c := wechat.NewCache(rdb, newLogger(&testutil.SyncBuffer{}))
 	if err := c.Set("k", "old", time.Minute); err != nil {
 		t.Fatalf("Set(k) = %v", err)
 	}
@@ -90,7 +91,7 @@ func TestCacheNonPositiveTimeout(t *testing.T) {
 func TestCacheRedisDown(t *testing.T) {
 	t.Parallel()
 	mr, rdb := mustRedis(t)
-	var logs logBuffer
+	var logs testutil.SyncBuffer
 	c := wechat.NewCache(rdb, newLogger(&logs))
 	mr.Close()
 	if v := c.Get("k"); v != nil {

@@ -1,7 +1,6 @@
 package wechat_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"wanjia/internal/testutil"
 	"wanjia/wechat"
 )
 
@@ -35,45 +35,11 @@ func mustRedis(tb testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
 	return mr, rdb
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2025, 3, 8, 9, 0, 0, 0, time.UTC))
 }
 
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 8, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// logBuffer is a goroutine-safe buffer for a slog text handler.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLogger(w *logBuffer) *slog.Logger {
+func newLogger(w *testutil.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -182,7 +148,7 @@ func mustHTTPClient(tb testing.TB, opts wechat.HTTPOptions) *http.Client {
 }
 
 // mustTokenService returns a token service for appid against the stub.
-func mustTokenService(tb testing.TB, appid string, stub *tokenStub, rdb redis.UniversalClient, clk *clock, reg prometheus.Registerer) *wechat.TokenService {
+func mustTokenService(tb testing.TB, appid string, stub *tokenStub, rdb redis.UniversalClient, clk *testutil.Clock, reg prometheus.Registerer) *wechat.TokenService {
 	tb.Helper()
 	ts, err := wechat.NewTokenService(wechat.TokenOptions{
 		AppID:      appid,

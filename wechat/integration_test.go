@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/wechat"
 	"wanjia/wechat/wxsim"
@@ -41,7 +42,7 @@ type simCopy struct {
 	http *http.Client
 }
 
-func newSimCopy(t *testing.T, sim *wxsim.Sim, rdb redis.UniversalClient, clk *clock, reg prometheus.Registerer) simCopy {
+func newSimCopy(t *testing.T, sim *wxsim.Sim, rdb redis.UniversalClient, clk *testutil.Clock, reg prometheus.Registerer) simCopy {
 	t.Helper()
 	httpc := mustHTTPClient(t, wechat.HTTPOptions{Transport: sim.Transport(), Registerer: reg})
 	ts, err := wechat.NewTokenService(wechat.TokenOptions{
@@ -227,7 +228,7 @@ func TestSimRedisDown(t *testing.T) {
 	if n := len(sim.Calls("/cgi-bin/stable_token")); n != 2 {
 		t.Errorf("stable_token calls = %d, want 2 (one per process)", n)
 	}
-	clk.Advance(10 * time.Second)
+	clk.Add(10 * time.Second)
 	sim.Fail("/cgi-bin/stable_token", 0, 0)
 	if tok, err := fresh.ts.Get(ctx); err != nil || tok == "" {
 		t.Errorf("Get() 10s later = %q, %v, want a token", tok, err)
@@ -235,10 +236,10 @@ func TestSimRedisDown(t *testing.T) {
 }
 
 // newSimClient builds a Client on sim with both sandbox apps.
-func newSimClient(t *testing.T, sim *wxsim.Sim, reg prometheus.Registerer) (*wechat.Client, *logBuffer) {
+func newSimClient(t *testing.T, sim *wxsim.Sim, reg prometheus.Registerer) (*wechat.Client, *testutil.SyncBuffer) {
 	t.Helper()
 	_, rdb := mustRedis(t)
-	var logs logBuffer
+	var logs testutil.SyncBuffer
 	c, err := wechat.New(wechat.Config{
 		OA: wechat.App{AppID: wxsim.SandboxOAAppID, Secret: wxsim.SandboxOASecret, Token: "tok", AESKey: wxsim.NewAESKey()},
 		MP: wechat.App{AppID: wxsim.SandboxMPAppID, Secret: wxsim.SandboxMPSecret},
@@ -295,7 +296,7 @@ func assertClean(t *testing.T, sim *wxsim.Sim, err error, extra ...string) {
 // Not parallel: silenceper calls go through util.DefaultHTTPClient.
 func TestClientCode2Session(t *testing.T) {
 	sim := newSandboxApps(t)
-	useSim(t, sim.Transport())
+	simRoute.Use(t, sim.Transport())
 	sim.AddUser(wxsim.User{OpenID: "oUser1", UnionID: "uUser1"})
 	c, _ := newSimClient(t, sim, nil)
 	ctx := context.Background()
@@ -355,7 +356,7 @@ func TestClientCode2Session(t *testing.T) {
 // Not parallel: silenceper calls go through util.DefaultHTTPClient.
 func TestClientPhoneNumber(t *testing.T) {
 	sim := newSandboxApps(t)
-	useSim(t, sim.Transport())
+	simRoute.Use(t, sim.Transport())
 	reg := prometheus.NewRegistry()
 	c, _ := newSimClient(t, sim, reg)
 	ctx := context.Background()

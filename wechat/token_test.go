@@ -87,11 +87,11 @@ func TestTokenServiceOneFetchAcrossCopies(t *testing.T) {
 	}
 
 	// Cached until expires_in-300 s by the clock.
-	clk.Advance(6899 * time.Second)
+	clk.Add(6899 * time.Second)
 	if _, err := copies[0].Get(ctx); err != nil || stub.fetches.Load() != 1 {
 		t.Errorf("Get() before expiry = %v with %d fetches, want cached", err, stub.fetches.Load())
 	}
-	clk.Advance(2 * time.Second)
+	clk.Add(2 * time.Second)
 	stub.reject() // WeChat renewed it
 	tok, err := copies[1].Get(ctx)
 	if err != nil || tok != "TOKEN_"+testAppID+"_2" || stub.fetches.Load() != 2 {
@@ -313,7 +313,7 @@ func TestTokenServiceRedisDown(t *testing.T) {
 	}
 
 	// The copy expires: one fetch, then the new copy is served.
-	clk.Advance(7000 * time.Second)
+	clk.Add(7000 * time.Second)
 	stub.reject()
 	got = getAll(t, 20, func(int) (string, error) { return ts.Get(ctx) })
 	if diff := cmp.Diff(map[string]int{"TOKEN_" + testAppID + "_2": 20}, got); diff != "" {
@@ -336,7 +336,7 @@ func TestTokenServiceRedisDown(t *testing.T) {
 	if fetches(t, reg, "limited") != 1 {
 		t.Errorf("token_fetches_total{limited} = %v, want 1", fetches(t, reg, "limited"))
 	}
-	clk.Advance(10 * time.Second)
+	clk.Add(10 * time.Second)
 	if tok, err := ts.Get(ctx); err != nil || tok != "TOKEN_"+testAppID+"_3" {
 		t.Errorf("Get() 10s later = %q, %v, want a fresh token", tok, err)
 	}
@@ -361,14 +361,14 @@ func TestTokenServiceRedisDownNoCopy(t *testing.T) {
 	if n := len(stub.forcedCalls()); n != 1 {
 		t.Errorf("upstream requests = %d, want 1 per 10 s", n)
 	}
-	clk.Advance(9 * time.Second)
+	clk.Add(9 * time.Second)
 	if _, err := ts.Get(ctx); err == nil {
 		t.Errorf("Get() 9s later = nil error")
 	}
 	if n := len(stub.forcedCalls()); n != 1 {
 		t.Errorf("upstream requests after 9s = %d, want 1", n)
 	}
-	clk.Advance(time.Second)
+	clk.Add(time.Second)
 	stub.set(func(s *tokenStub) { s.failWith = 0 })
 	if tok, err := ts.Get(ctx); err != nil || tok == "" {
 		t.Errorf("Get() 10s later = %q, %v, want a token", tok, err)

@@ -6,8 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/png"
-	"net/http"
-	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/articles"
 	"wanjia/service/articles/articleswx"
@@ -33,75 +33,29 @@ const (
 	checkOpenID     = "oArticleChecker"
 )
 
-// current is the simulator of the running test: silenceper's HTTP client is
-// process-wide, so these tests are not parallel.
-var current atomic.Pointer[wxsim.Sim]
+// simRoute leads silenceper's process-wide HTTP client to the simulator
+// of the running test, so these tests are not parallel.
+var simRoute = &testutil.SimRoute{}
 
-type currentTransport struct{}
-
-func (currentTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return current.Load().Transport().RoundTrip(r)
-}
-
-func TestMain(m *testing.M) {
-	c, err := wechat.NewHTTPClient(wechat.HTTPOptions{Transport: currentTransport{}})
-	if err != nil {
-		panic(err)
-	}
-	util.DefaultHTTPClient = c
-	os.Exit(m.Run())
-}
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-type auditLog struct {
-	mu      sync.Mutex
-	actions []string
-}
-
-func (a *auditLog) Audit(_ context.Context, action, _, _ string, _, _ any) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.actions = append(a.actions, action)
-	return nil
-}
-
-func (a *auditLog) has(action string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, x := range a.actions {
-		if x == action {
-			return true
-		}
-	}
-	return false
-}
+func TestMain(m *testing.M) { testutil.MainWithSimRoute(m, simRoute) }
 
 type env struct {
 	svc   *articles.Service
 	sim   *wxsim.Sim
 	store *store.Articles
-	clk   *clock
-	audit *auditLog
+	clk   *testutil.Clock
+	audit *testutil.Audit
 }
 
 var cst = time.FixedZone("CST", 8*3600)
 
 func mustEnv(tb testing.TB, opts articles.Options) *env {
 	tb.Helper()
-	clk := &clock{t: time.Date(2026, 3, 8, 9, 0, 0, 0, cst)}
+	clk := testutil.NewClock(time.Date(2026, 3, 8, 9, 0, 0, 0, cst))
 	sim := wxsim.New(wxsim.WithApp(oaApp, oaSecret), wxsim.WithApp(mpApp, mpSecret), wxsim.WithClock(clk.Now),
 		wxsim.WithLenient(""))
 	tb.Cleanup(func() { sim.Close() })
-	current.Store(sim)
+	simRoute.Use(tb, sim.Transport())
 	sim.AddUser(wxsim.User{AppID: oaApp, OpenID: "oFollower1", Subscribed: true, TagIDs: []int{100}})
 	sim.AddUser(wxsim.User{AppID: oaApp, OpenID: "oFollower2", Subscribed: true})
 	mr := miniredis.RunT(tb)
@@ -117,7 +71,7 @@ func mustEnv(tb testing.TB, opts articles.Options) *env {
 	if opts.CheckOpenID == "" {
 		opts.CheckOpenID = checkOpenID
 	}
-	audit := &auditLog{}
+	audit := &testutil.Audit{}
 	svc, err := articles.New(articles.Deps{Store: st, WeChat: articleswx.New(wx), Results: store.NewResults(db), Audit: audit,
 		Now: clk.Now, Options: opts})
 	if err != nil {
@@ -230,7 +184,7 @@ func TestPublishFlow(t *testing.T) {
 		t.Fatalf("after result = %+v, %v, want published with its URL", got, err)
 	}
 	for _, act := range []string{"article.create", "article.cover", "article.submit", "article.approve", "article.publish"} {
-		if !e.audit.has(act) {
+		if !slices.Contains(e.audit.Actions(), act) {
 			t.Errorf("audit lacks %s", act)
 		}
 	}

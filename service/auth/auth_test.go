@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +17,13 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"wanjia/cache"
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/auth"
 	"wanjia/service/protect"
 	"wanjia/store"
 	"wanjia/store/storetest"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // fakeMP is a MiniProgram with function fields.
 type fakeMP struct {
@@ -77,7 +65,7 @@ type env struct {
 	sessions *cache.Sessions
 	keyring  *protect.Keyring
 	mp       *fakeMP
-	clock    *clock
+	clock    *testutil.Clock
 	logs     *bytes.Buffer
 	redis    *miniredis.Miniredis
 }
@@ -88,7 +76,7 @@ func mustEnv(tb testing.TB) *env {
 	m := miniredis.RunT(tb)
 	rc := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	tb.Cleanup(func() { rc.Close() })
-	clk := &clock{now: time.Date(2026, 3, 8, 9, 0, 0, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2026, 3, 8, 9, 0, 0, 0, time.UTC))
 	kr, err := protect.NewKeyring(bytes.Repeat([]byte{7}, protect.KeySize))
 	if err != nil {
 		tb.Fatal(err)

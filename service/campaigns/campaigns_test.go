@@ -538,9 +538,9 @@ func TestRiskyContentNeverPublic(t *testing.T) {
 	if err != nil || r.Status != model.NominationRejected || r.RejectReason != "图片不符合要求" {
 		t.Fatalf("reject = %+v, %v", r, err)
 	}
-	if len(e.notes.sent) != 1 || e.notes.sent[0].Topic != campaigns.TopicNominationReviewed || e.notes.to[0].UserID != u.ID ||
-		e.notes.sent[0].Fields["result"] != "未通过" {
-		t.Errorf("notices = %+v to %+v", e.notes.sent, e.notes.to)
+	if got := e.notes.Sent(); len(got) != 1 || got[0].Notice.Topic != campaigns.TopicNominationReviewed || got[0].To.UserID != u.ID ||
+		got[0].Notice.Fields["result"] != "未通过" {
+		t.Errorf("notices = %+v", got)
 	}
 }
 

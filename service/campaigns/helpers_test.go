@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"wanjia/cache"
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/campaigns"
 	"wanjia/service/protect"
@@ -26,23 +27,6 @@ import (
 var t0 = time.Date(2026, 4, 30, 16, 0, 0, 0, time.UTC)
 
 const day = 24 * time.Hour
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // fakeWeChat judges text risky when it holds "违规" and review when it
 // holds "待核实"; media checks get trace ids t-1, t-2, …
@@ -137,32 +121,6 @@ func (f *fakeJobs) take() []queued {
 	return out
 }
 
-type fakeNotifier struct {
-	mu   sync.Mutex
-	sent []model.Notice
-	to   []model.Recipient
-}
-
-func (f *fakeNotifier) Notify(_ context.Context, r model.Recipient, n model.Notice) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sent = append(f.sent, n)
-	f.to = append(f.to, r)
-	return nil
-}
-
-type fakeAudit struct {
-	mu      sync.Mutex
-	actions []string
-}
-
-func (a *fakeAudit) Audit(_ context.Context, action, _, _ string, _, _ any) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.actions = append(a.actions, action)
-	return nil
-}
-
 // redisMode says which Redis a test environment gets.
 type redisMode int
 
@@ -179,9 +137,9 @@ type env struct {
 	wx      *fakeWeChat
 	images  *fakeImages
 	jobs    *fakeJobs
-	notes   *fakeNotifier
-	audit   *fakeAudit
-	clock   *clock
+	notes   *testutil.Notifier
+	audit   *testutil.Audit
+	clock   *testutil.Clock
 	rdb     redis.UniversalClient
 	mini    *miniredis.Miniredis
 	users   *store.Users
@@ -195,7 +153,7 @@ func mustEnv(tb testing.TB, d storetest.Dialect, mode redisMode) *env {
 	tb.Helper()
 	db := d.Open(tb)
 	e := &env{db: db, st: store.NewCampaigns(db), wx: &fakeWeChat{}, images: &fakeImages{}, jobs: &fakeJobs{},
-		notes: &fakeNotifier{}, audit: &fakeAudit{}, clock: &clock{t: t0}, users: store.NewUsers(db),
+		notes: &testutil.Notifier{}, audit: &testutil.Audit{}, clock: testutil.NewClock(t0), users: store.NewUsers(db),
 		uploads: store.NewUploads(db), results: store.NewResults(db)}
 	var vc campaigns.VoteCache
 	switch mode {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/cases"
 	"wanjia/store"
@@ -108,7 +109,7 @@ func TestCalendarSavedByStaff(t *testing.T) {
 	e := mustEnv(t)
 	ctx := context.Background()
 	// A second copy of the service on the same database, with its own clock.
-	other := &clock{t: t0}
+	other := testutil.NewClock(t0)
 	b, err := cases.New(cases.Deps{Store: store.NewCases(e.db), Notifier: e.notes, Audit: e.audit, Keys: e.keys,
 		Staff: store.NewStaff(e.db), Now: other.Now})
 	if err != nil {
@@ -139,8 +140,8 @@ func TestCalendarSavedByStaff(t *testing.T) {
 		saved.UpdatedBy != e.ids["admin"] {
 		t.Fatalf("SetCalendar() = %+v, %v", saved, err)
 	}
-	if !slices.Contains(e.audit.actions, "cases.calendar") {
-		t.Errorf("audit = %v, want cases.calendar", e.audit.actions)
+	if !slices.Contains(e.audit.Actions(), "cases.calendar") {
+		t.Errorf("audit = %v, want cases.calendar", e.audit.Actions())
 	}
 	// This copy: at once.
 	mine := e.mustSubmit(t, 803, intake(model.CaseDomesticViolence, false))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/cases"
 )
@@ -76,7 +77,7 @@ func TestSubmitMP(t *testing.T) {
 		t.Errorf("CloseDue = %v, want %v", c.CloseDue.In(sh), want)
 	}
 	// Not in danger: the on-duty staff learn of it, without a word of it.
-	got := e.notes.take()
+	got := e.notes.Take()
 	if len(got) != 1 || got[0].To.StaffID != e.duty || got[0].Notice.Topic != cases.TopicCaseUpdate || got[0].Notice.Urgent {
 		t.Fatalf("notices = %+v, want one console alert to the on-duty staff", got)
 	}
@@ -119,7 +120,7 @@ func TestDangerIntake(t *testing.T) {
 		em.Station == nil || em.Station.Name != e.stA.Name || em.Station.Phone == "" {
 		t.Fatalf("Emergency = %+v, want 110, 12338, protection orders and station A", em)
 	}
-	got := e.notes.take()
+	got := e.notes.Take()
 	if len(got) != 1 {
 		t.Fatalf("notices = %+v, want one alert", got)
 	}
@@ -377,14 +378,14 @@ func TestTransitionRules(t *testing.T) {
 func TestAssign(t *testing.T) {
 	e := mustEnv(t)
 	c := e.mustSubmit(t, 42, intake(model.CaseDomesticViolence, false))
-	e.notes.take()
+	e.notes.Take()
 	_, err := e.svc.Assign(e.admin, c.CaseNo, 999, "原因")
 	wantKind(t, err, model.ErrInvalid, "Assign(unknown station)")
 	c = e.mustAssign(t, c, e.stA)
 	if c.Status != model.CaseAssigned || c.StationID != e.stA.ID || c.FirstResponseAt.IsZero() {
 		t.Errorf("Assign() = %+v, want assigned to A and a first response", c)
 	}
-	got := e.notes.take()
+	got := e.notes.Take()
 	if len(got) != 2 || got[0].To.StaffID != e.ids["cwa"] || got[1].To.UserID != 42 {
 		t.Errorf("notices = %+v, want station A's duty staff, then her", got)
 	}
@@ -412,8 +413,8 @@ func TestAssign(t *testing.T) {
 	if len(sg) != 2 || sg[0].Station.ID != e.stA.ID || sg[1].Station.ID != cityWide.ID || !sg[1].CategoryMatch {
 		t.Errorf("Route() = %+v, want A then the city-wide centre", sg)
 	}
-	if n := len(e.audit.actions); n == 0 || !slices.Contains(e.audit.actions, "case.assign") {
-		t.Errorf("audit = %v, want case.assign", e.audit.actions)
+	if n := len(e.audit.Actions()); n == 0 || !slices.Contains(e.audit.Actions(), "case.assign") {
+		t.Errorf("audit = %v, want case.assign", e.audit.Actions())
 	}
 }
 
@@ -463,14 +464,14 @@ func TestContactPreferences(t *testing.T) {
 		in := intake(model.CaseHarassment, false)
 		in.Contact = &cp
 		c := e.mustAssign(t, e.mustSubmit(t, user, in), e.stA)
-		e.notes.take()
+		e.notes.Take()
 		return c
 	}
-	reply := func(c model.Case) []sent {
+	reply := func(c model.Case) []testutil.Notified {
 		if _, err := e.svc.Reply(e.cwA, c.CaseNo, "请问您现在方便吗？"); err != nil {
 			t.Fatal(err)
 		}
-		return e.notes.take()
+		return e.notes.Take()
 	}
 	anyMode := submit(50, model.ContactPrefs{Mode: model.ContactAny})
 	if got := reply(anyMode); len(got) != 1 || got[0].Notice.Topic != cases.TopicCaseUpdate || got[0].To.UserID != 50 {
@@ -507,11 +508,11 @@ func TestContactPreferences(t *testing.T) {
 	}
 	e.clock.Set(time.Date(2026, 3, 9, 19, 5, 0, 0, sh))
 	res, err := e.svc.Sweep(context.Background())
-	got := e.notes.take()
+	got := e.notes.Take()
 	if err != nil || res.Notices != 1 || len(got) != 1 || got[0].To.UserID != 53 || !got[0].Notice.Urgent {
 		t.Errorf("Sweep(19:05) = %+v, %v, notices %+v, want one urgent notice covering both replies", res, err, got)
 	}
-	if res, _ := e.svc.Sweep(context.Background()); res.Notices != 0 || len(e.notes.take()) != 0 {
+	if res, _ := e.svc.Sweep(context.Background()); res.Notices != 0 || len(e.notes.Take()) != 0 {
 		t.Errorf("second Sweep() sent again")
 	}
 	// Switching to none drops a pending notice.
@@ -523,7 +524,7 @@ func TestContactPreferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.Set(time.Date(2026, 3, 10, 19, 30, 0, 0, sh))
-	if _, err := e.svc.Sweep(context.Background()); err != nil || len(e.notes.take()) != 0 {
+	if _, err := e.svc.Sweep(context.Background()); err != nil || len(e.notes.Take()) != 0 {
 		t.Errorf("Sweep() after switching to none: %v, sent something", err)
 	}
 }
@@ -535,15 +536,15 @@ func TestSLASweep(t *testing.T) {
 	e := mustEnv(t)
 	ctx := context.Background()
 	c := e.mustSubmit(t, 42, intake(model.CaseEmployment, false)) // due Thursday 10:00
-	e.notes.take()
-	sweep := func(at time.Time) (cases.SweepResult, []sent) {
+	e.notes.Take()
+	sweep := func(at time.Time) (cases.SweepResult, []testutil.Notified) {
 		t.Helper()
 		e.clock.Set(at)
 		res, err := e.svc.Sweep(ctx)
 		if err != nil {
 			t.Fatalf("Sweep(%v) = %v", at, err)
 		}
-		return res, e.notes.take()
+		return res, e.notes.Take()
 	}
 	// Wednesday 11:59: 6 h 01 min of working time left: nothing.
 	if res, got := sweep(time.Date(2026, 3, 11, 11, 59, 0, 0, sh)); res != (cases.SweepResult{}) || len(got) != 0 {
@@ -591,7 +592,7 @@ func TestSLASweep(t *testing.T) {
 	if _, err := e.svc.PostMessage(ctx, 42, c.CaseNo, "材料准备好了"); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.notes.take(); len(got) != 1 || got[0].Notice.Fields["title"] != "当事人有新留言" {
+	if got := e.notes.Take(); len(got) != 1 || got[0].Notice.Fields["title"] != "当事人有新留言" {
 		t.Errorf("notices after her message = %+v, want one to station A", got)
 	}
 	c, _ = e.store.ByNo(ctx, c.CaseNo)

@@ -18,7 +18,7 @@ func TestSetCategory(t *testing.T) {
 	ctx := context.Background()
 	c := e.mustSubmit(t, 42, intake(model.CaseOther, true))
 	c = e.mustAssign(t, c, e.stA)
-	e.notes.take()
+	e.notes.Take()
 	haidian := staffCtx(e.ids["coord"], "coord", 0, "海淀区", model.RoleCaseworker)
 
 	tests := []struct {
@@ -65,10 +65,10 @@ func TestSetCategory(t *testing.T) {
 		last.Meta["from"] != "other" || last.Meta["to"] != "domestic_violence" {
 		t.Errorf("the event = %+v, want an internal category event with the reason", last)
 	}
-	if !slices.Contains(e.audit.actions, "case.category") {
-		t.Errorf("audit = %v, want case.category", e.audit.actions)
+	if !slices.Contains(e.audit.Actions(), "case.category") {
+		t.Errorf("audit = %v, want case.category", e.audit.Actions())
 	}
-	if sent := e.notes.take(); len(sent) != 0 {
+	if sent := e.notes.Take(); len(sent) != 0 {
 		t.Errorf("notices = %v, want none (she is not told)", topics(sent))
 	}
 	mine, err := e.svc.MyCase(ctx, 42, c.CaseNo)

@@ -7,85 +7,16 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/cases"
 	"wanjia/service/protect"
 	"wanjia/store"
 	"wanjia/store/storetest"
 )
-
-type sent struct {
-	To     model.Recipient
-	Notice model.Notice
-}
-
-type fakeNotifier struct {
-	mu   sync.Mutex
-	sent []sent
-	keys map[string]bool
-}
-
-// Notify records a notice once per dedupe key, as the centre does.
-func (f *fakeNotifier) Notify(_ context.Context, r model.Recipient, n model.Notice) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.keys == nil {
-		f.keys = map[string]bool{}
-	}
-	if f.keys[n.DedupeKey] {
-		return nil
-	}
-	f.keys[n.DedupeKey] = true
-	f.sent = append(f.sent, sent{To: r, Notice: n})
-	return nil
-}
-
-func (f *fakeNotifier) take() []sent {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := f.sent
-	f.sent = nil
-	return out
-}
-
-type fakeAudit struct {
-	mu      sync.Mutex
-	actions []string
-}
-
-func (a *fakeAudit) Audit(_ context.Context, action, _, _ string, _, _ any) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.actions = append(a.actions, action)
-	return nil
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type onDuty struct{ ids []int64 }
 
@@ -100,9 +31,9 @@ type env struct {
 	db     *store.DB
 	store  *store.Cases
 	svc    *cases.Service
-	notes  *fakeNotifier
-	audit  *fakeAudit
-	clock  *clock
+	notes  *testutil.Notifier
+	audit  *testutil.Audit
+	clock  *testutil.Clock
 	keys   *protect.Keyring
 	duty   int64 // the on-duty staff id
 	admin  context.Context
@@ -210,7 +141,7 @@ func mustEnvOn(tb testing.TB, db *store.DB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &env{db: db, store: store.NewCases(db), notes: &fakeNotifier{}, audit: &fakeAudit{}, clock: &clock{t: t0}, keys: keys,
+	e := &env{db: db, store: store.NewCases(db), notes: &testutil.Notifier{Dedupe: true}, audit: &testutil.Audit{}, clock: testutil.NewClock(t0), keys: keys,
 		ids: map[string]int64{}}
 	staff := store.NewStaff(db)
 	for _, s := range []struct {
@@ -315,7 +246,7 @@ func wantCode(tb testing.TB, err error, code string, what string) {
 	}
 }
 
-func topics(ss []sent) string {
+func topics(ss []testutil.Notified) string {
 	var out []string
 	for _, s := range ss {
 		out = append(out, s.Notice.Topic)

@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/fairs"
 	"wanjia/service/protect"
@@ -19,66 +19,27 @@ import (
 	"wanjia/store/storetest"
 )
 
+// notice is what the fairs tests check of a recorded notice.
 type notice struct {
 	To    model.Recipient
 	Topic string
 	Key   string
 }
 
-type fakeNotifier struct {
-	mu   sync.Mutex
-	sent []notice
-}
-
-func (f *fakeNotifier) Notify(_ context.Context, r model.Recipient, n model.Notice) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sent = append(f.sent, notice{To: r, Topic: n.Topic, Key: n.DedupeKey})
-	return nil
-}
-
-func (f *fakeNotifier) take() []notice {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := f.sent
-	f.sent = nil
+// notices takes the notices sent since the last call.
+func (e *env) notices() []notice {
+	var out []notice
+	for _, n := range e.notes.Take() {
+		out = append(out, notice{To: n.To, Topic: n.Notice.Topic, Key: n.Notice.DedupeKey})
+	}
 	return out
-}
-
-type fakeAudit struct {
-	mu      sync.Mutex
-	actions []string
-}
-
-func (a *fakeAudit) Audit(_ context.Context, action, _, _ string, _, _ any) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.actions = append(a.actions, action)
-	return nil
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 type env struct {
 	svc   *fairs.Service
-	notes *fakeNotifier
-	audit *fakeAudit
-	clock *clock
+	notes *testutil.Notifier
+	audit *testutil.Audit
+	clock *testutil.Clock
 	keys  *protect.Keyring
 	fair  model.Fair
 	staff context.Context
@@ -95,7 +56,7 @@ func mustEnv(tb testing.TB, capacity int, seats ...int) *env {
 	if err != nil {
 		tb.Fatalf("NewKeyring() = %v", err)
 	}
-	e := &env{notes: &fakeNotifier{}, audit: &fakeAudit{}, clock: &clock{t: start.Add(-72 * time.Hour)}, keys: keys}
+	e := &env{notes: &testutil.Notifier{}, audit: &testutil.Audit{}, clock: testutil.NewClock(start.Add(-72 * time.Hour)), keys: keys}
 	e.svc, err = fairs.New(fairs.Deps{Store: store.NewFairs(db), Notifier: e.notes, Audit: e.audit, Keys: keys, Now: e.clock.Now})
 	if err != nil {
 		tb.Fatalf("New() = %v", err)
@@ -185,7 +146,7 @@ func TestCancelPromotesAndNotifies(t *testing.T) {
 	if _, err := e.svc.Cancel(context.Background(), 1, a.ID); err != nil {
 		t.Fatalf("Cancel(a) = %v", err)
 	}
-	got := e.notes.take()
+	got := e.notices()
 	want := []notice{{To: model.Recipient{UserID: 2}, Topic: fairs.TopicSignupPromoted, Key: got0Key(got)}}
 	if diff := cmp.Diff(want, got); diff != "" || !strings.HasPrefix(got0Key(got), "fair:") {
 		t.Fatalf("notices after Cancel (-want +got):\n%s", diff)
@@ -196,7 +157,7 @@ func TestCancelPromotesAndNotifies(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("ExpireOffers() = %d, %v, want 1", n, err)
 	}
-	if got := e.notes.take(); len(got) != 1 || got[0].To.UserID != 3 {
+	if got := e.notices(); len(got) != 1 || got[0].To.UserID != 3 {
 		t.Fatalf("notices after expiry = %+v, want one to user 3", got)
 	}
 	if _, err := e.svc.Confirm(context.Background(), 2, b.ID); code(err) != "no_offer" {
@@ -302,7 +263,7 @@ func TestExportMasksPhones(t *testing.T) {
 		}
 	}
 	n := 0
-	for _, a := range e.audit.actions {
+	for _, a := range e.audit.Actions() {
 		if a == "fair.signups.export" {
 			n++
 		}
@@ -323,7 +284,7 @@ func TestRemindTomorrow(t *testing.T) {
 			t.Fatalf("RemindTomorrow() = %d, %v, want 1", n, err)
 		}
 	}
-	got := e.notes.take()
+	got := e.notices()
 	if len(got) != 2 || got[0] != got[1] || got[0].To.UserID != 1 || got[0].Topic != fairs.TopicSignupReminder {
 		t.Errorf("reminders = %+v, want user 1 twice with one dedupe key", got)
 	}
@@ -357,7 +318,7 @@ func FuzzParseTicket(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	svc, err := fairs.New(fairs.Deps{Store: &store.Fairs{}, Notifier: &fakeNotifier{}, Audit: &fakeAudit{}, Keys: keys,
+	svc, err := fairs.New(fairs.Deps{Store: &store.Fairs{}, Notifier: &testutil.Notifier{}, Audit: &testutil.Audit{}, Keys: keys,
 		Now: func() time.Time { return start }})
 	if err != nil {
 		f.Fatal(err)

@@ -110,7 +110,7 @@ func TestReplyRuleCRUDAndCacheAcrossCopies(t *testing.T) {
 	if got := replyText(mustHandle(t, b, text("o", "暗号", "3"))); got != seeded(t, "默认回复") {
 		t.Errorf("b within the second = %q, want its cached rules", got)
 	}
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	if got := replyText(mustHandle(t, b, text("o", "暗号", "4"))); got != "天王盖地虎" {
 		t.Errorf("b after a second = %q, want the new rule", got)
 	}
@@ -119,7 +119,7 @@ func TestReplyRuleCRUDAndCacheAcrossCopies(t *testing.T) {
 	if _, err := a.UpdateReplyRule(ctx, created.ID, gateway.RulePatch{Enabled: &disabled}); err != nil {
 		t.Fatalf("UpdateReplyRule() = %v", err)
 	}
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	if got := replyText(mustHandle(t, b, text("o", "暗号", "5"))); got != seeded(t, "默认回复") {
 		t.Errorf("b after disabling = %q, want the default", got)
 	}
@@ -138,7 +138,7 @@ func TestReplyRuleCRUDAndCacheAcrossCopies(t *testing.T) {
 	if err := a.DeleteReplyRule(ctx, created.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("DeleteReplyRule(again) = %v, want ErrNotFound", err)
 	}
-	if diff := cmp.Diff([]string{"reply.create", "reply.update", "reply.delete"}, e.audit.actions()); diff != "" {
+	if diff := cmp.Diff([]string{"reply.create", "reply.update", "reply.delete"}, e.audit.Actions()); diff != "" {
 		t.Errorf("audit mismatch (-want +got):\n%s", diff)
 	}
 	rules, err := a.ListReplyRules(ctx)
@@ -171,11 +171,11 @@ func TestCacheWhenRedisIsDown(t *testing.T) {
 	if got := replyText(mustHandle(t, a, text("o", "新规则", "1"))); got != "新" {
 		t.Errorf("a after its write = %q", got)
 	}
-	e.clock.Advance(2 * time.Second)
+	e.clock.Add(2 * time.Second)
 	if got := replyText(mustHandle(t, b, text("o", "新规则", "2"))); got == "新" {
 		t.Errorf("b saw the rule without Redis before its cache went stale")
 	}
-	e.clock.Advance(gateway.DefaultStaleAfter)
+	e.clock.Add(gateway.DefaultStaleAfter)
 	if got := replyText(mustHandle(t, b, text("o", "新规则", "3"))); got != "新" {
 		t.Errorf("b after %v without Redis = %q, want the rule reloaded from the database", gateway.DefaultStaleAfter, got)
 	}
@@ -296,7 +296,7 @@ func TestMenuSaveAndPublish(t *testing.T) {
 		t.Errorf("menu marked published after a failed publish")
 	}
 	e.oa.fail = nil
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	pub, err := e.svc.PublishMenu(ctx)
 	if err != nil || !pub.Published() || !pub.PublishedAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("PublishMenu() = %+v, %v", pub, err)
@@ -304,7 +304,7 @@ func TestMenuSaveAndPublish(t *testing.T) {
 	if diff := cmp.Diff([][]model.MenuButton{buttons}, e.oa.published); diff != "" {
 		t.Errorf("published menus mismatch (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"menu.update", "menu.publish"}, e.audit.actions()); diff != "" {
+	if diff := cmp.Diff([]string{"menu.update", "menu.publish"}, e.audit.Actions()); diff != "" {
 		t.Errorf("audit mismatch (-want +got):\n%s", diff)
 	}
 	if _, err := e.svc.SaveMenu(as(model.RoleFairManager), buttons); !errors.Is(err, model.ErrForbidden) {

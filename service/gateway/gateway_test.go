@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/gateway"
 	"wanjia/store"
@@ -178,13 +179,13 @@ func TestCrisisAlertGoesToOnDutyStaff(t *testing.T) {
 	key := text("o1", "", "m1").DedupeKey()
 	fields := map[string]string{"title": "危机关键词预警", "app": "公众号", "time": "2025-03-08 17:00",
 		"hint": "有用户发来含危机关键词的消息，请尽快在后台消息记录中查看并跟进"}
-	want := []notified{
-		{model.Recipient{StaffID: admin.ID}, model.Notice{Topic: gateway.TopicCrisisAlert, Fields: fields, Urgent: true,
+	want := []testutil.Notified{
+		{To: model.Recipient{StaffID: admin.ID}, Notice: model.Notice{Topic: gateway.TopicCrisisAlert, Fields: fields, Urgent: true,
 			DedupeKey: "crisis:" + key + ":staff:" + itoa(admin.ID)}},
-		{model.Recipient{StaffID: cw.ID}, model.Notice{Topic: gateway.TopicCrisisAlert, Fields: fields, Urgent: true,
+		{To: model.Recipient{StaffID: cw.ID}, Notice: model.Notice{Topic: gateway.TopicCrisisAlert, Fields: fields, Urgent: true,
 			DedupeKey: "crisis:" + key + ":staff:" + itoa(cw.ID)}},
 	}
-	if diff := cmp.Diff(want, e.notifier.sent()); diff != "" {
+	if diff := cmp.Diff(want, e.notifier.Sent()); diff != "" {
 		t.Errorf("notices without configured staff (admins and caseworkers) mismatch (-want +got):\n%s", diff)
 	}
 
@@ -198,16 +199,21 @@ func TestCrisisAlertGoesToOnDutyStaff(t *testing.T) {
 	if _, err := e.staff.UpdateStaff(context.Background(), off); err != nil {
 		t.Fatal(err)
 	}
-	e.notifier.got = nil
-	e.notifier.fail = map[int64]error{ed.ID: errBoom}
+	e.notifier.Take()
+	e.notifier.Fail = func(r model.Recipient) error {
+		if r.StaffID == ed.ID {
+			return errBoom
+		}
+		return nil
+	}
 	if err := e.runTask(t, e.svc, tasks[0]); !errors.Is(err, errBoom) {
 		t.Fatalf("crisis alert task with a failing notice = %v, want the error (retried)", err)
 	}
-	e.notifier.fail = nil
+	e.notifier.Fail = nil
 	if err := e.runTask(t, e.svc, tasks[0]); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.notifier.sent(); len(got) != 1 || got[0].To.StaffID != ed.ID {
+	if got := e.notifier.Sent(); len(got) != 1 || got[0].To.StaffID != ed.ID {
 		t.Errorf("notices with configured staff = %+v, want one to staff %d", got, ed.ID)
 	}
 	if err := e.runTask(t, e.svc, enqueued{Type: gateway.TaskCrisisAlert, Payload: []byte("{")}); !errors.Is(err, gateway.ErrBadPayload) {
@@ -223,7 +229,7 @@ func TestCrisisAlertSentDirectlyWhenQueueIsDown(t *testing.T) {
 		t.Fatalf("Handle(crisis) with the queue down = %q, want the crisis reply", got)
 	}
 	e.svc.Wait()
-	if got := e.notifier.sent(); len(got) != 1 || got[0].To.StaffID != cw.ID || !got[0].Notice.Urgent {
+	if got := e.notifier.Sent(); len(got) != 1 || got[0].To.StaffID != cw.ID || !got[0].Notice.Urgent {
 		t.Errorf("notices sent directly = %+v, want one urgent notice to %d", got, cw.ID)
 	}
 }
@@ -281,7 +287,7 @@ func TestCrisisSettings(t *testing.T) {
 		Words: &[]string{"求救", "被打"}, AlertStaffIDs: &[]int64{cw.ID}}); err != nil {
 		t.Errorf("UpdateCrisisSettings(editor, same staff) = %v", err)
 	}
-	if diff := cmp.Diff([]string{"crisis.update", "crisis.update", "crisis.update"}, e.audit.actions()); diff != "" {
+	if diff := cmp.Diff([]string{"crisis.update", "crisis.update", "crisis.update"}, e.audit.Actions()); diff != "" {
 		t.Errorf("audit mismatch (-want +got):\n%s", diff)
 	}
 	if !e.svc.IsCrisis("求 救！") || e.svc.IsCrisis("救命") {
@@ -291,7 +297,7 @@ func TestCrisisSettings(t *testing.T) {
 	if got := replyText(mustHandle(t, other, text("o", "求救", "x1"))); got == gateway.DefaultCrisisReply {
 		t.Errorf("other copy answered the new word before its refresh")
 	}
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	if got := replyText(mustHandle(t, other, text("o", "求救", "x2"))); got != gateway.DefaultCrisisReply {
 		t.Errorf("other copy after a second = %q, want the crisis reply", got)
 	}
@@ -365,7 +371,7 @@ func TestEventsRecordFollowers(t *testing.T) {
 	}
 
 	// A message and a VIEW mark activity.
-	e.clock.Advance(2 * time.Minute)
+	e.clock.Add(2 * time.Minute)
 	msg := text("oBea", "你好", "b1")
 	msg.CreateTime = t0.Add(2 * time.Minute)
 	mustHandle(t, e.svc, msg)
@@ -528,7 +534,7 @@ func TestDatabaseDownAtStart(t *testing.T) {
 		t.Errorf("Handle(求助) with the database down = %+v, want nil", got)
 	}
 	down = false
-	e.clock.Advance(time.Second)
+	e.clock.Add(time.Second)
 	if got := replyText(mustHandle(t, svc, text("o", "求助", "3"))); got != seeded(t, "12338 维权求助") {
 		t.Errorf("Handle(求助) once the database answers = %q, want the help reply", got)
 	}

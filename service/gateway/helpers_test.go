@@ -12,30 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/gateway"
 	"wanjia/service/gateway/adapters"
 	"wanjia/store"
 	"wanjia/store/storetest"
 )
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type enqueued struct {
 	Type    string
@@ -76,33 +59,6 @@ func (f *fakeJobs) ofType(typ string) []enqueued {
 		}
 	}
 	return out
-}
-
-type notified struct {
-	To     model.Recipient
-	Notice model.Notice
-}
-
-type fakeNotifier struct {
-	mu   sync.Mutex
-	got  []notified
-	fail map[int64]error // by staff id
-}
-
-func (f *fakeNotifier) Notify(_ context.Context, r model.Recipient, n model.Notice) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.fail[r.StaffID]; err != nil {
-		return err
-	}
-	f.got = append(f.got, notified{To: r, Notice: n})
-	return nil
-}
-
-func (f *fakeNotifier) sent() []notified {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.got)
 }
 
 type consentCall struct {
@@ -164,44 +120,18 @@ func (f *fakeOA) FollowerInfo(_ context.Context, openID string) (gateway.Followe
 	return f.info[openID], nil
 }
 
-type auditEntry struct {
-	Action, TargetType, TargetID string
-}
-
-type fakeAudit struct {
-	mu      sync.Mutex
-	entries []auditEntry
-}
-
-func (f *fakeAudit) Audit(_ context.Context, action, targetType, targetID string, _, _ any) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.entries = append(f.entries, auditEntry{action, targetType, targetID})
-	return nil
-}
-
-func (f *fakeAudit) actions() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, e := range f.entries {
-		out = append(out, e.Action)
-	}
-	return out
-}
-
 // env is a gateway over a real SQLite database and a miniredis, with fakes
 // for the job queue, the notification centre and WeChat.
 type env struct {
 	db        *store.DB
 	mr        *miniredis.Miniredis
 	rdb       redis.UniversalClient
-	clock     *clock
+	clock     *testutil.Clock
 	jobs      *fakeJobs
-	notifier  *fakeNotifier
+	notifier  *testutil.Notifier
 	notify    *fakeNotify
 	oa        *fakeOA
-	audit     *fakeAudit
+	audit     *testutil.Audit
 	reg       *prometheus.Registry
 	followers *store.Followers
 	staff     *store.Staff
@@ -217,8 +147,8 @@ func mustEnv(tb testing.TB) *env {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	tb.Cleanup(func() { rdb.Close() })
 	e := &env{
-		db: db, mr: mr, rdb: rdb, clock: &clock{t: t0}, jobs: &fakeJobs{}, notifier: &fakeNotifier{},
-		notify: &fakeNotify{}, oa: &fakeOA{info: map[string]gateway.FollowerInfo{}}, audit: &fakeAudit{},
+		db: db, mr: mr, rdb: rdb, clock: testutil.NewClock(t0), jobs: &fakeJobs{}, notifier: &testutil.Notifier{},
+		notify: &fakeNotify{}, oa: &fakeOA{info: map[string]gateway.FollowerInfo{}}, audit: &testutil.Audit{},
 		reg: prometheus.NewRegistry(), followers: store.NewFollowers(db), staff: store.NewStaff(db),
 	}
 	e.svc = e.newService(tb)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/job"
 	"wanjia/model"
 	"wanjia/service/lessons"
@@ -43,50 +42,9 @@ const (
 // simRoute is where silenceper's global util.DefaultHTTPClient sends
 // WeChat calls: the simulator of the running test. Tests using it are not
 // parallel.
-var simRoute = &switchTransport{}
+var simRoute = &testutil.SimRoute{}
 
-type switchTransport struct {
-	mu sync.Mutex
-	rt http.RoundTripper
-}
-
-func (s *switchTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	s.mu.Lock()
-	rt := s.rt
-	s.mu.Unlock()
-	if rt == nil {
-		return nil, errors.New("no simulator")
-	}
-	return rt.RoundTrip(r)
-}
-
-func TestMain(m *testing.M) {
-	c, err := wechat.NewHTTPClient(wechat.HTTPOptions{Transport: simRoute})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	util.DefaultHTTPClient = c
-	os.Exit(m.Run())
-}
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func TestMain(m *testing.M) { testutil.MainWithSimRoute(m, simRoute) }
 
 // recordingQueue records notify's enqueues.
 type recordingQueue struct {
@@ -126,19 +84,6 @@ func (q *fanoutQueue) snapshot() []string {
 	return append([]string(nil), q.tasks...)
 }
 
-// fakeAudit records audit actions.
-type fakeAudit struct {
-	mu      sync.Mutex
-	actions []string
-}
-
-func (a *fakeAudit) Audit(_ context.Context, action, targetType, targetID string, _, _ any) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.actions = append(a.actions, action+" "+targetType+" "+targetID)
-	return nil
-}
-
 // env is the lessons area over SQLite, miniredis, the notification
 // centre and the simulator.
 type env struct {
@@ -150,8 +95,8 @@ type env struct {
 	rdb       redis.UniversalClient
 	sim       *wxsim.Sim
 	wx        *wechat.Client
-	clock     *clock
-	audit     *fakeAudit
+	clock     *testutil.Clock
+	audit     *testutil.Audit
 	nq        *recordingQueue // notify's queue when there is no runner
 	fq        *fanoutQueue    // the fan-out queue when there is no runner
 	notify    *notify.Service
@@ -170,7 +115,7 @@ var t0 = time.Date(2026, 3, 8, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 func mustEnv(tb testing.TB, o envOptions) *env {
 	tb.Helper()
-	e := &env{clock: &clock{t: t0}, audit: &fakeAudit{}}
+	e := &env{clock: testutil.NewClock(t0), audit: &testutil.Audit{}}
 	e.db = storetest.Dialects()[0].Open(tb)
 	e.ls, e.ns, e.users, e.followers = store.NewLessons(e.db), store.NewNotify(e.db), store.NewUsers(e.db), store.NewFollowers(e.db)
 	mr := miniredis.NewMiniRedis()
@@ -182,14 +127,7 @@ func mustEnv(tb testing.TB, o envOptions) *env {
 	tb.Cleanup(func() { _ = e.rdb.Close() })
 	e.sim = wxsim.New(wxsim.WithApp(oaApp, oaSecret), wxsim.WithApp(mpApp, mpSecret), wxsim.WithLenient(""))
 	tb.Cleanup(func() { _ = e.sim.Close() })
-	simRoute.mu.Lock()
-	simRoute.rt = e.sim.Transport()
-	simRoute.mu.Unlock()
-	tb.Cleanup(func() {
-		simRoute.mu.Lock()
-		simRoute.rt = nil
-		simRoute.mu.Unlock()
-	})
+	simRoute.Use(tb, e.sim.Transport())
 	var err error
 	e.wx, err = wechat.New(wechat.Config{OA: wechat.App{AppID: oaApp, Secret: oaSecret}, MP: wechat.App{AppID: mpApp, Secret: mpSecret}},
 		wechat.Deps{Redis: e.rdb, HTTP: util.DefaultHTTPClient})

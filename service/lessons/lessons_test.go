@@ -112,7 +112,7 @@ func TestStaffOnly(t *testing.T) {
 		t.Errorf("UpdateCourse as admin = %v", err)
 	}
 	want := []string{"course.create course 1", "lesson.create lesson 1", "course.update course 1"}
-	if got := e.audit.actions; fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := e.audit.Lines(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("audit = %v, want %v", got, want)
 	}
 }
@@ -270,7 +270,7 @@ func TestPublishTwice(t *testing.T) {
 		}
 	}
 	publishes := 0
-	for _, a := range e.audit.actions {
+	for _, a := range e.audit.Lines() {
 		if strings.HasPrefix(a, "lesson.publish") {
 			publishes++
 		}

@@ -91,7 +91,7 @@ func TestStopPush(t *testing.T) {
 	if got, err := svc.LessonFor(ctx, users[9].ID, l.ID); err != nil || got.Lesson.Status != model.LessonPublished {
 		t.Errorf("LessonFor() after the stop = %+v, %v; want it published", got, err)
 	}
-	if !slices.ContainsFunc(e.audit.actions, func(a string) bool { return strings.HasPrefix(a, "lesson.push_stop push") }) {
-		t.Errorf("audit lacks lesson.push_stop: %v", e.audit.actions)
+	if !slices.ContainsFunc(e.audit.Lines(), func(a string) bool { return strings.HasPrefix(a, "lesson.push_stop push") }) {
+		t.Errorf("audit lacks lesson.push_stop: %v", e.audit.Lines())
 	}
 }

@@ -247,8 +247,8 @@ func TestWithdrawStopsPush(t *testing.T) {
 		t.Errorf("after the restore: %d messages, fan-outs %v; want nothing new", n, e.fq.snapshot())
 	}
 	for _, want := range []string{"lesson.withdraw lesson", "lesson.restore lesson"} {
-		if !slices.ContainsFunc(e.audit.actions, func(a string) bool { return strings.HasPrefix(a, want) }) {
-			t.Errorf("audit lacks %s: %v", want, e.audit.actions)
+		if !slices.ContainsFunc(e.audit.Lines(), func(a string) bool { return strings.HasPrefix(a, want) }) {
+			t.Errorf("audit lacks %s: %v", want, e.audit.Lines())
 		}
 	}
 }
@@ -381,8 +381,8 @@ func TestCourseWithdrawAndDelete(t *testing.T) {
 		t.Errorf("DeleteCourse(again) = %v, want 404", err)
 	}
 	for _, want := range []string{"course.withdraw course", "course.delete course", "lesson.withdraw lesson"} {
-		if !slices.ContainsFunc(e.audit.actions, func(a string) bool { return strings.HasPrefix(a, want) }) {
-			t.Errorf("audit lacks %s: %v", want, e.audit.actions)
+		if !slices.ContainsFunc(e.audit.Lines(), func(a string) bool { return strings.HasPrefix(a, want) }) {
+			t.Errorf("audit lacks %s: %v", want, e.audit.Lines())
 		}
 	}
 }

@@ -2,11 +2,7 @@ package notify_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/job"
 	"wanjia/model"
 	"wanjia/service/notify"
@@ -40,50 +37,9 @@ const (
 // simRoute is where silenceper's global util.DefaultHTTPClient sends
 // WeChat calls: the simulator of the running test. Tests that use it are
 // not parallel.
-var simRoute = &switchTransport{}
+var simRoute = &testutil.SimRoute{}
 
-type switchTransport struct {
-	mu sync.Mutex
-	rt http.RoundTripper
-}
-
-func (s *switchTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	s.mu.Lock()
-	rt := s.rt
-	s.mu.Unlock()
-	if rt == nil {
-		return nil, errors.New("no simulator")
-	}
-	return rt.RoundTrip(r)
-}
-
-func TestMain(m *testing.M) {
-	c, err := wechat.NewHTTPClient(wechat.HTTPOptions{Transport: simRoute})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	util.DefaultHTTPClient = c
-	os.Exit(m.Run())
-}
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func TestMain(m *testing.M) { testutil.MainWithSimRoute(m, simRoute) }
 
 // fakeFollowers is the follower table (G2's store) by openid.
 type fakeFollowers struct {
@@ -169,19 +125,6 @@ func (q *recordingQueue) snapshot() []queued {
 	return append([]queued(nil), q.tasks...)
 }
 
-// fakeAudit records audit entries.
-type fakeAudit struct {
-	mu      sync.Mutex
-	actions []string
-}
-
-func (a *fakeAudit) Audit(_ context.Context, action, targetType, targetID string, _, _ any) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.actions = append(a.actions, action+" "+targetType+" "+targetID)
-	return nil
-}
-
 // env is one notification centre over SQLite, miniredis and the simulator.
 type env struct {
 	db        *store.DB
@@ -192,8 +135,8 @@ type env struct {
 	wx        *wechat.Client
 	followers *fakeFollowers
 	messages  *fakeMessages
-	audit     *fakeAudit
-	clock     *clock
+	audit     *testutil.Audit
+	clock     *testutil.Clock
 	queue     notify.Queue
 	rq        *recordingQueue // when the queue records
 	svc       *notify.Service
@@ -233,7 +176,7 @@ func (e *env) startWorker(tb testing.TB, workers int) *job.Runner {
 // sits behind silenceper's global HTTP client).
 func mustEnv(tb testing.TB, o envOptions) *env {
 	tb.Helper()
-	e := &env{followers: &fakeFollowers{}, messages: &fakeMessages{}, audit: &fakeAudit{}, clock: &clock{}}
+	e := &env{followers: &fakeFollowers{}, messages: &fakeMessages{}, audit: &testutil.Audit{}, clock: testutil.NewClock(time.Time{})}
 	e.db = storetest.Dialects()[0].Open(tb)
 	e.ns, e.users = store.NewNotify(e.db), store.NewUsers(e.db)
 	mr := miniredis.NewMiniRedis()
@@ -247,14 +190,7 @@ func mustEnv(tb testing.TB, o envOptions) *env {
 
 	e.sim = wxsim.New(wxsim.WithApp(oaApp, oaSecret), wxsim.WithApp(mpApp, mpSecret), wxsim.WithLenient(""))
 	tb.Cleanup(func() { _ = e.sim.Close() })
-	simRoute.mu.Lock()
-	simRoute.rt = e.sim.Transport()
-	simRoute.mu.Unlock()
-	tb.Cleanup(func() {
-		simRoute.mu.Lock()
-		simRoute.rt = nil
-		simRoute.mu.Unlock()
-	})
+	simRoute.Use(tb, e.sim.Transport())
 	var err error
 	e.wx, err = wechat.New(wechat.Config{OA: wechat.App{AppID: oaApp, Secret: oaSecret}, MP: wechat.App{AppID: mpApp, Secret: mpSecret}},
 		wechat.Deps{Redis: e.rdb, HTTP: util.DefaultHTTPClient})

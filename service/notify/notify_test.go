@@ -753,8 +753,8 @@ func TestUpdateTemplates(t *testing.T) {
 	if len(all) != len(notify.DefaultTemplates(true))+1 {
 		t.Errorf("templates after adding one = %d", len(all))
 	}
-	if want := []string{"notify.template.update notify_template fair_cancelled"}; !cmp.Equal(e.audit.actions, want) {
-		t.Errorf("audit = %v, want %v", e.audit.actions, want)
+	if want := []string{"notify.template.update notify_template fair_cancelled"}; !cmp.Equal(e.audit.Lines(), want) {
+		t.Errorf("audit = %v, want %v", e.audit.Lines(), want)
 	}
 	// The new topic is usable at once by this copy.
 	e.mustNotify(t, model.Recipient{OpenID: "oOA_x"}, model.Notice{Topic: "fair_cancelled", DedupeKey: "fc",

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/articles"
 	"wanjia/service/fairs"
@@ -108,11 +109,11 @@ func TestAnnualReportFromSeededData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fairSvc, err := fairs.New(fairs.Deps{Store: fs, Notifier: nopNotifier{}, Audit: &audit{}, Keys: kr})
+		fairSvc, err := fairs.New(fairs.Deps{Store: fs, Notifier: nopNotifier{}, Audit: &testutil.Audit{}, Keys: kr})
 		if err != nil {
 			t.Fatal(err)
 		}
-		artSvc, err := articles.New(articles.Deps{Store: as, WeChat: unusedWeChat{}, Results: noResults{}, Audit: &audit{}})
+		artSvc, err := articles.New(articles.Deps{Store: as, WeChat: unusedWeChat{}, Results: noResults{}, Audit: &testutil.Audit{}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/stats"
 )
@@ -51,18 +52,11 @@ func seeded() []model.FigureSource {
 	}
 }
 
-type audit struct{ actions []string }
-
-func (a *audit) Audit(_ context.Context, action, _, _ string, _, _ any) error {
-	a.actions = append(a.actions, action)
-	return nil
-}
-
 var cst = time.FixedZone("CST", 8*3600)
 
-func mustStats(tb testing.TB, srcs []model.FigureSource) (*stats.Service, *audit) {
+func mustStats(tb testing.TB, srcs []model.FigureSource) (*stats.Service, *testutil.Audit) {
 	tb.Helper()
-	a := &audit{}
+	a := &testutil.Audit{}
 	s, err := stats.New(stats.Deps{Sources: srcs, Audit: a, Now: func() time.Time { return time.Date(2026, 5, 1, 10, 0, 0, 0, cst) }})
 	if err != nil {
 		tb.Fatal(err)
@@ -197,7 +191,7 @@ func TestAnnualXLSX(t *testing.T) {
 	if last := rows[len(rows)-1]; len(last) != 1 || last[0] == "" {
 		t.Errorf("last row = %v, want the summary", last)
 	}
-	if len(a.actions) != 1 || a.actions[0] != "report.export" {
-		t.Errorf("audit = %v, want report.export", a.actions)
+	if len(a.Actions()) != 1 || a.Actions()[0] != "report.export" {
+		t.Errorf("audit = %v, want report.export", a.Actions())
 	}
 }

@@ -129,7 +129,7 @@ func TestGeneratedStats(t *testing.T) {
 	if err := s.FlushOAEvents(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c.Advance(48 * time.Hour) // now 2025-03-12; published 2025-03-10
+	c.Add(48 * time.Hour) // now 2025-03-12; published 2025-03-10
 	tok = mustToken(t, s, oaID, oaSecret)
 	a := do(t, s, http.MethodPost, "/datacube/getarticletotaldetail?access_token="+tok, map[string]string{"begin_date": "2025-03-10", "end_date": "2025-03-10"})
 	mustErrcode(t, a, 0)

@@ -7,10 +7,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"wanjia/internal/testutil"
 	"wanjia/wechat/wxsim"
 )
 
@@ -22,30 +22,12 @@ const (
 	apiBase  = "https://api.weixin.qq.com"
 )
 
-// clock is a settable clock for the simulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock {
-	return &clock{t: time.Date(2025, 3, 10, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2025, 3, 10, 10, 0, 0, 0, time.FixedZone("CST", 8*3600)))
 }
 
 // newSim returns a simulator with the test OA and MP apps on a fake clock.
-func newSim(tb testing.TB, opts ...wxsim.Option) (*wxsim.Sim, *clock) {
+func newSim(tb testing.TB, opts ...wxsim.Option) (*wxsim.Sim, *testutil.Clock) {
 	tb.Helper()
 	c := newClock()
 	base := []wxsim.Option{wxsim.WithClock(c.Now), wxsim.WithApp(oaID, oaSecret), wxsim.WithApp(mpID, mpSecret)}

@@ -64,7 +64,7 @@ func TestSandbox(t *testing.T) {
 	if err := s.FlushOAEvents(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c.Advance(72 * time.Hour)
+	c.Add(72 * time.Hour)
 	oa = mustToken(t, s, wxsim.SandboxOAAppID, wxsim.SandboxOASecret)
 	biz := do(t, s, http.MethodPost, "/datacube/getbizsummary?access_token="+oa, map[string]string{"begin_date": "2025-03-10", "end_date": "2025-03-12"})
 	mustErrcode(t, biz, 0)

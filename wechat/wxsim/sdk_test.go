@@ -3,7 +3,6 @@ package wxsim_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"image/jpeg"
 	"net/http"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,33 +32,24 @@ import (
 	"github.com/silenceper/wechat/v2/officialaccount/user"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/wechat/wxsim"
 )
 
-// currentSim is the simulator silenceper's global HTTP client talks to; the
-// SDK tests set it and are not parallel.
-var currentSim atomic.Pointer[wxsim.Sim]
-
-type currentTransport struct{}
-
-func (currentTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	s := currentSim.Load()
-	if s == nil {
-		return nil, errors.New("no simulator for silenceper's client")
-	}
-	return s.Transport().RoundTrip(r)
-}
+// simRoute is the simulator silenceper's global HTTP client talks to; the
+// SDK tests set it and are not parallel. The client is a plain one, not
+// wanjia/wechat's: these tests check the simulator against the SDK alone.
+var simRoute = &testutil.SimRoute{}
 
 func TestMain(m *testing.M) {
-	util.DefaultHTTPClient = &http.Client{Transport: currentTransport{}, Timeout: 10 * time.Second}
+	util.DefaultHTTPClient = &http.Client{Transport: simRoute, Timeout: 10 * time.Second}
 	os.Exit(m.Run())
 }
 
 // useSim points silenceper at s for the rest of the (non-parallel) test.
 func useSim(t *testing.T, s *wxsim.Sim) {
 	t.Helper()
-	currentSim.Store(s)
-	t.Cleanup(func() { currentSim.Store(nil) })
+	simRoute.Use(t, s.Transport())
 }
 
 // memCache is a goroutine-safe silenceper cache: a string on a hit and an

@@ -71,14 +71,14 @@ func TestTokenLifecycle(t *testing.T) {
 	if got := call(first); got != 46003 {
 		t.Errorf("superseded token within 5 min: errcode %d, want it still valid", got)
 	}
-	c.Advance(6 * time.Minute)
+	c.Add(6 * time.Minute)
 	if got := call(first); got != 40001 {
 		t.Errorf("superseded token after 5 min: errcode %d, want 40001", got)
 	}
 	if got := call(second); got != 46003 {
 		t.Errorf("latest token: errcode %d, want valid", got)
 	}
-	c.Advance(2 * time.Hour)
+	c.Add(2 * time.Hour)
 	if got := call(second); got != 42001 {
 		t.Errorf("token after 2 h: errcode %d, want 42001", got)
 	}
@@ -149,7 +149,7 @@ func TestStableToken(t *testing.T) {
 	mustErrcode(t, do(t, s, http.MethodGet, "/cgi-bin/tags/get?access_token="+first, nil), 40001)
 
 	// Close to expiry the platform hands out a new token.
-	c.Advance(7200*time.Second - 4*time.Minute)
+	c.Add(7200*time.Second - 4*time.Minute)
 	renewed := stable(false)
 	if renewed.json["access_token"] == forced {
 		t.Error("stable_token 4 min before expiry returned the old token")
@@ -182,7 +182,7 @@ func TestStableTokenExpiresInDecreases(t *testing.T) {
 	s, c := newSim(t)
 	body := map[string]any{"grant_type": "client_credential", "appid": oaID, "secret": oaSecret}
 	mustErrcode(t, do(t, s, http.MethodPost, "/cgi-bin/stable_token", body), 0)
-	c.Advance(time.Hour)
+	c.Add(time.Hour)
 	a := do(t, s, http.MethodPost, "/cgi-bin/stable_token", body)
 	if got := a.json["expires_in"].(float64); got != 3600 {
 		t.Errorf("expires_in after 1 h = %v, want 3600", got)

@@ -52,7 +52,7 @@ func TestCode2Session(t *testing.T) {
 		{"expired", mpID, mpSecret, expired, 6 * time.Minute, 40029},
 	}
 	for _, tt := range tests {
-		c.Advance(tt.advance)
+		c.Add(tt.advance)
 		a := code2Session(t, s, tt.appID, tt.secret, tt.code)
 		if got := a.errcode(); got != tt.want {
 			t.Errorf("%s: jscode2session errcode = %d, want %d (%s)", tt.name, got, tt.want, a.body)
@@ -128,7 +128,7 @@ func TestPhoneNumber(t *testing.T) {
 		{"expired", map[string]string{"code": expired}, 6 * time.Minute, 40029},
 	}
 	for _, tt := range tests {
-		c.Advance(tt.advance)
+		c.Add(tt.advance)
 		mustErrcode(t, do(t, s, http.MethodPost, path, tt.body), tt.want)
 	}
 	mustErrcode(t, do(t, s, http.MethodPost, "/wxa/business/getuserphonenumber", map[string]string{"code": "x"}), 41001)

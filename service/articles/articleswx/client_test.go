@@ -3,7 +3,6 @@ package articleswx
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/service/articles"
 	"wanjia/wechat"
 	"wanjia/wechat/wxsim"
@@ -25,14 +25,7 @@ var sim = wxsim.New(wxsim.WithApp(oaApp, oaSecret), wxsim.WithApp(mpApp, mpSecre
 
 // TestMain points silenceper's process-wide HTTP client at the simulator.
 func TestMain(m *testing.M) {
-	c, err := wechat.NewHTTPClient(wechat.HTTPOptions{Transport: sim.Transport()})
-	if err != nil {
-		panic(err)
-	}
-	util.DefaultHTTPClient = c
-	code := m.Run()
-	sim.Close()
-	os.Exit(code)
+	testutil.MainWithTransport(m, sim.Transport(), func() { sim.Close() })
 }
 
 func mustClient(tb testing.TB) Client {

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/campaigns/campaignwx"
 	"wanjia/wechat"
@@ -27,14 +27,7 @@ var sim = wxsim.New(wxsim.WithApp(oaApp, oaSecret), wxsim.WithApp(mpApp, mpSecre
 // TestMain points silenceper's process-wide HTTP client at the simulator
 // once; these tests are therefore not parallel.
 func TestMain(m *testing.M) {
-	c, err := wechat.NewHTTPClient(wechat.HTTPOptions{Transport: sim.Transport()})
-	if err != nil {
-		panic(err)
-	}
-	util.DefaultHTTPClient = c
-	code := m.Run()
-	sim.Close()
-	os.Exit(code)
+	testutil.MainWithTransport(m, sim.Transport(), func() { sim.Close() })
 }
 
 func mustAdapter(tb testing.TB) campaignwx.WeChat {

@@ -3,7 +3,6 @@ package adapters_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/silenceper/wechat/v2/util"
 
+	"wanjia/internal/testutil"
 	"wanjia/job"
 	"wanjia/model"
 	"wanjia/service/gateway"
@@ -35,14 +35,7 @@ var sim = wxsim.New(wxsim.WithApp(oaApp, oaSecret), wxsim.WithApp(mpApp, mpSecre
 // TestMain points silenceper's process-wide HTTP client at the simulator
 // once; these tests are therefore not parallel.
 func TestMain(m *testing.M) {
-	c, err := wechat.NewHTTPClient(wechat.HTTPOptions{Transport: sim.Transport()})
-	if err != nil {
-		panic(err)
-	}
-	util.DefaultHTTPClient = c
-	code := m.Run()
-	sim.Close()
-	os.Exit(code)
+	testutil.MainWithTransport(m, sim.Transport(), func() { sim.Close() })
 }
 
 func mustRedis(tb testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
