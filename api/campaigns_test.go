@@ -24,6 +24,7 @@ import (
 
 	"wanjia/api"
 	"wanjia/cache"
+	"wanjia/internal/testutil"
 	"wanjia/model"
 	"wanjia/service/auth"
 	"wanjia/service/campaigns"
@@ -31,23 +32,6 @@ import (
 	"wanjia/store"
 	"wanjia/store/storetest"
 )
-
-type campClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *campClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *campClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // campWeChat judges text with "违规" risky; media checks get t-1, t-2, …
 type campWeChat struct {
@@ -97,7 +81,7 @@ func (j *campJobs) Enqueue(_ context.Context, typ string, payload []byte, _ stri
 type campEnv struct {
 	*accountsEnv
 	svc     *campaigns.Service
-	clock   *campClock
+	clock   *testutil.Clock
 	jobs    *campJobs
 	uploads *store.Uploads
 	camps   *store.Campaigns
@@ -139,7 +123,7 @@ func mustCampaignsAPIWith(tb testing.TB, db *store.DB, rc redis.UniversalClient,
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &campEnv{clock: &campClock{t: t0c.Add(time.Hour)}, jobs: &campJobs{}, uploads: store.NewUploads(db), camps: store.NewCampaigns(db),
+	e := &campEnv{clock: testutil.NewClock(t0c.Add(time.Hour)), jobs: &campJobs{}, uploads: store.NewUploads(db), camps: store.NewCampaigns(db),
 		wx: &campWeChat{}, metrics: prometheus.NewRegistry()}
 	e.svc, err = campaigns.New(campaigns.Deps{Registerer: e.metrics,
 		Store: e.camps, Users: store.NewUsers(db), Uploads: e.uploads, Results: store.NewResults(db), WeChat: e.wx,
