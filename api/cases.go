@@ -750,9 +750,9 @@ func (r transitionRequest) Valid() map[string]string {
 }
 
 // handleCaseTransition: POST /api/admin/cases/:case_no/transition {"to",
-// "note","public_message","outcome"} → the case; 409 invalid_transition,
-// or station_full when reopening (or resuming work on) a case at a
-// station at capacity.
+// "note","public_message","outcome"} → the case; 409 invalid_transition.
+// Reopening (or resuming work on) a case at its station is never refused
+// for the station's capacity.
 func handleCaseTransition(svc Cases) func(c *gin.Context) error {
 	return func(c *gin.Context) error {
 		req, err := decode[transitionRequest](c)

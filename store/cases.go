@@ -363,12 +363,14 @@ func (cs *Cases) lockCase(ctx context.Context, no string) (caseRow, error) {
 // as is; ErrNotFound for an unknown number. Deadlocks and serialisation
 // failures are retried (fn runs again).
 //
-// A change that adds the case to a station's load (see addsLoad: an
-// assignment, a transfer, a reopening, a resolved case taken back into
-// work) is checked against the station's capacity in the same
-// transaction, under the station's row lock (see claimStation): a station
-// at capacity is ErrConflict station_full, a station the case moves to
-// that is gone or inactive ErrInvalid on station_id.
+// A change that moves the case into a station's open load (see movesIn:
+// an assignment, a transfer) is checked against the station's capacity in
+// the same transaction, under the station's row lock (see claimStation): a
+// station at capacity is ErrConflict station_full, one that is gone or
+// inactive ErrInvalid on station_id. A case that comes back into the open
+// load of the station it is at (reopened, or a resolved case taken back
+// into work) is never refused: she returns to the people who know her
+// case, as a case recorded at the station is always taken in.
 func (cs *Cases) Update(ctx context.Context, no string, fn func(c *model.Case) ([]model.CaseEvent, error)) (model.Case, []model.CaseEvent, error) {
 	var out model.Case
 	var evs []model.CaseEvent
@@ -385,8 +387,8 @@ func (cs *Cases) Update(ctx context.Context, no string, fn func(c *model.Case) (
 				return err
 			}
 			c.ID, c.CaseNo, c.LastSeq, c.LastHash = before.ID, before.CaseNo, before.LastSeq, before.LastHash
-			if addsLoad(before, c) {
-				if err := cs.claimStation(ctx, c.StationID, c.ID, before.StationID != c.StationID); err != nil {
+			if movesIn(before, c) {
+				if err := cs.claimStation(ctx, c.StationID, c.ID); err != nil {
 					return err
 				}
 			}
@@ -405,11 +407,11 @@ func (cs *Cases) Update(ctx context.Context, no string, fn func(c *model.Case) (
 	return out, evs, nil
 }
 
-// addsLoad reports whether the change from before to after adds the case
-// to a station's open load (StationLoads): it is open at a station after,
-// and was not open at that station before.
-func addsLoad(before, after model.Case) bool {
-	return after.StationID != 0 && after.Status.Open() && (before.StationID != after.StationID || !before.Status.Open())
+// movesIn reports whether the change from before to after moves the case
+// into another station's open load (StationLoads): it is open at a
+// station after, and was at another station, or none, before.
+func movesIn(before, after model.Case) bool {
+	return after.StationID != 0 && after.Status.Open() && before.StationID != after.StationID
 }
 
 // stationLoadSQL counts a station's open cases but one (StationLoads'
@@ -419,10 +421,10 @@ const stationLoadSQL = "SELECT COUNT(*) FROM cases WHERE station_id = ? AND id <
 var errStationFull = model.Coded(model.ErrConflict, "station_full", "该服务站在办案件已满")
 
 // claimStation checks, inside the transaction that holds case caseID's
-// row lock, that station stationID can take one more open case: it locks
-// the station's row, then counts the station's open cases other than
-// caseID. Every change that adds load goes through here (Update), so
-// changes that add load to one station queue on its row lock and each
+// row lock, that station stationID exists, is active and can take one more
+// open case: it locks the station's row, then counts the station's open
+// cases other than caseID. Every move into a station goes through here
+// (Update), so moves into one station queue on its row lock and each
 // counts what the previous ones committed: concurrent assignments never
 // pass the capacity. Locks are always taken case first, station second,
 // so two such changes cannot wait on each other in a cycle.
@@ -438,11 +440,7 @@ var errStationFull = model.Coded(model.ErrConflict, "station_full", "该服务�
 // that follows sees what the previous holder committed, and under
 // REPEATABLE READ or SERIALIZABLE a concurrent claim fails with a
 // serialisation error (40001), which Update retries.
-//
-// moving says the case comes from another station (or none): the station
-// must then exist and be active. A case returning to its own station (a
-// reopening) is only checked against the capacity.
-func (cs *Cases) claimStation(ctx context.Context, stationID, caseID int64, moving bool) error {
+func (cs *Cases) claimStation(ctx context.Context, stationID, caseID int64) error {
 	conn := cs.db.conn(ctx)
 	if cs.db.driver == "postgres" {
 		if err := conn.Exec("UPDATE case_stations SET capacity = capacity WHERE id = ?", stationID).Error; err != nil {
@@ -460,7 +458,7 @@ func (cs *Cases) claimStation(ctx context.Context, stationID, caseID int64, movi
 		}
 		return fmt.Errorf("lock station %d: %w", stationID, err)
 	}
-	if moving && !st.Active {
+	if !st.Active {
 		return model.Invalid(map[string]string{"station_id": "服务站不存在或已停用"})
 	}
 	if st.Capacity <= 0 {

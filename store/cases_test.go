@@ -373,10 +373,11 @@ func TestStationsAndAccessLog(t *testing.T) {
 	})
 }
 
-// TestCaseUpdateClaimsStation: a change that adds a case to a station's
-// open load is refused at the station's capacity (station_full), one to
-// an unknown or inactive station is invalid, and changes that add no load
-// pass whatever the load.
+// TestCaseUpdateClaimsStation: a move of a case into a station's open
+// load is refused at the station's capacity (station_full), one to an
+// unknown or inactive station is invalid; a case coming back into the
+// load of its own station (reopened, resolved taken back into work) and
+// changes that add no load pass whatever the load.
 func TestCaseUpdateClaimsStation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		cs := store.NewCases(db)
@@ -411,8 +412,9 @@ func TestCaseUpdateClaimsStation(t *testing.T) {
 			wantCode string // "" for accepted
 		}{
 			{"assign to the full station", 0, model.CaseReceived, full.ID, model.CaseAssigned, "station_full"},
-			{"reopen at the full station", full.ID, model.CaseClosed, full.ID, model.CaseReopened, "station_full"},
-			{"resolved back into work", full.ID, model.CaseResolved, full.ID, model.CaseInProgress, "station_full"},
+			{"reopen at the full station", full.ID, model.CaseClosed, full.ID, model.CaseReopened, ""},
+			{"resolved back into work", full.ID, model.CaseResolved, full.ID, model.CaseInProgress, ""},
+			{"transfer into the full station", off.ID, model.CaseInProgress, full.ID, model.CaseAssigned, "station_full"},
 			{"to an inactive station", 0, model.CaseReceived, off.ID, model.CaseAssigned, "invalid"},
 			{"to no such station", 0, model.CaseReceived, 999999, model.CaseAssigned, "invalid"},
 			{"closing at the full station", full.ID, model.CaseResolved, full.ID, model.CaseClosed, ""},

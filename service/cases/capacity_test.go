@@ -80,9 +80,12 @@ func TestCapacityUnderRace(t *testing.T) {
 	})
 }
 
-// TestCapacityOnEveryPath: every change that puts a case back into a
-// station's open load is refused at capacity, and allowed again when a
-// place frees up; leaving the load is never refused.
+// TestCapacityOnEveryPath: moving a case into a full station (assign,
+// transfer) is refused and allowed again when a place frees up; a case
+// coming back to its own station — reopened, or a resolved one taken back
+// into work — is never refused for the capacity (she returns to the people
+// who know her case) and counts from then on; leaving the load is never
+// refused; an inactive station takes no case.
 func TestCapacityOnEveryPath(t *testing.T) {
 	e := mustEnv(t)
 	one := 1
@@ -92,41 +95,48 @@ func TestCapacityOnEveryPath(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	load := func() int {
+		t.Helper()
+		loads, err := e.store.StationLoads(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loads[e.stA.ID]
+	}
 	closed := e.reach(t, model.CaseClosed)     // at A, not in its load
 	resolved := e.reach(t, model.CaseResolved) // idem
 	busy := e.reach(t, model.CaseInProgress)   // A's one open case
 	setCap(one)
 
-	_, err := e.svc.Transition(e.cwA, closed.CaseNo, cases.TransitionInput{To: model.CaseReopened, Note: "她又来电"})
-	wantCode(t, err, "station_full", "Transition(reopen at a full station)")
-	_, err = e.svc.Transition(e.cwA, resolved.CaseNo, cases.TransitionInput{To: model.CaseInProgress})
-	wantCode(t, err, "station_full", "Transition(resolved → in_progress at a full station)")
 	fresh := e.mustSubmit(t, 700, intake(model.CaseDomesticViolence, false))
-	_, err = e.svc.Assign(e.admin, fresh.CaseNo, e.stA.ID, "")
+	_, err := e.svc.Assign(e.admin, fresh.CaseNo, e.stA.ID, "")
 	wantCode(t, err, "station_full", "Assign(full station)")
-	for _, c := range []model.Case{closed, resolved, fresh} {
-		after, _ := e.store.ByNo(context.Background(), c.CaseNo)
-		if after.Status != c.Status || after.LastSeq != c.LastSeq {
-			t.Errorf("refused %s: now %s seq %d, want %s seq %d", c.CaseNo, after.Status, after.LastSeq, c.Status, c.LastSeq)
-		}
+	if after, _ := e.store.ByNo(context.Background(), fresh.CaseNo); after.Status != fresh.Status || after.LastSeq != fresh.LastSeq {
+		t.Errorf("refused %s: now %s seq %d, want %s seq %d", fresh.CaseNo, after.Status, after.LastSeq, fresh.Status, fresh.LastSeq)
 	}
-	// Closing the open case frees the place: leaving the load always works.
-	e.mustTransition(t, e.cwA, busy, model.CaseClosed)
+	// She calls again: her closed case reopens at A although A is full,
+	// and a resolved case goes back into work there too.
 	if _, err := e.svc.Transition(e.cwA, closed.CaseNo, cases.TransitionInput{To: model.CaseReopened, Note: "她又来电"}); err != nil {
-		t.Errorf("Transition(reopen with a place free) = %v", err)
+		t.Errorf("Transition(reopen at a full station) = %v, want it reopened", err)
 	}
-	_, err = e.svc.Transition(e.cwA, resolved.CaseNo, cases.TransitionInput{To: model.CaseInProgress})
-	wantCode(t, err, "station_full", "Transition(resolved → in_progress, the place taken again)")
-	// Moves within the load (in_progress → resolved → closed) and a transfer
-	// away need no place.
-	setCap(0)
 	if _, err := e.svc.Transition(e.cwA, resolved.CaseNo, cases.TransitionInput{To: model.CaseInProgress}); err != nil {
-		t.Errorf("Transition(no capacity limit) = %v", err)
+		t.Errorf("Transition(resolved → in_progress at a full station) = %v, want it back in work", err)
+	}
+	if n := load(); n != 3 {
+		t.Errorf("A's open load = %d, want 3 (both returning cases count)", n)
+	}
+	// Places free up only below the capacity: closing one of three leaves A full.
+	e.mustTransition(t, e.cwA, busy, model.CaseClosed)
+	_, err = e.svc.Assign(e.admin, fresh.CaseNo, e.stA.ID, "")
+	wantCode(t, err, "station_full", "Assign(still full)")
+	setCap(3)
+	if _, err := e.svc.Assign(e.admin, fresh.CaseNo, e.stA.ID, ""); err != nil {
+		t.Errorf("Assign(a place free) = %v", err)
 	}
 	// A station deactivated meanwhile takes no transfer (checked under the lock too).
 	if _, err := e.svc.DeactivateStation(e.admin, e.stB.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.Assign(e.admin, fresh.CaseNo, e.stB.ID, "")
+	_, err = e.svc.Assign(e.admin, fresh.CaseNo, e.stB.ID, "调整")
 	wantKind(t, err, model.ErrInvalid, "Assign(inactive station)")
 }

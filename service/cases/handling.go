@@ -251,8 +251,9 @@ func errTransition(from, to model.CaseStatus) error {
 // TransitionInput. The SLA effects: closing ends a pause and records a
 // late closure as a breach; reopening starts a new closure clock.
 // Reopening a closed case, or taking a resolved one back into work,
-// returns it to its station's open load: a station at capacity refuses
-// it with 409 station_full, as an assignment would.
+// returns it to its station's open load whatever the station's capacity:
+// she comes back to the people who know her case (capacity guides
+// assignments and transfers, see Assign).
 func (s *Service) Transition(ctx context.Context, no string, in TransitionInput) (model.Case, error) {
 	p, err := requireCaseworker(ctx)
 	if err != nil {
@@ -304,7 +305,7 @@ func (s *Service) Transition(ctx context.Context, no string, in TransitionInput)
 		return nil
 	})
 	if err != nil {
-		return model.Case{}, stationFull(err, "该服务站在办案件已满，案件不能回到该站办理：请管理员调高该站的在办上限，或先把该站其他在办案件转派出去")
+		return model.Case{}, err
 	}
 	s.record(ctx, "case.transition", "case", c.CaseNo, map[string]any{"status": from},
 		map[string]any{"status": c.Status, "outcome": c.Outcome})
