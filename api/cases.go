@@ -30,6 +30,7 @@ type Cases interface {
 	AccessLog(ctx context.Context, no string, p model.Page) ([]model.CaseAccess, string, error)
 	Verify(ctx context.Context, no string) (cases.VerifyResult, error)
 	VerifyAll(ctx context.Context) (cases.VerifyAllResult, error)
+	AnchorAt(ctx context.Context, at time.Time) (cases.Anchor, error)
 	Route(ctx context.Context, no string) ([]cases.Suggestion, error)
 	Assign(ctx context.Context, no string, stationID int64, reason string) (model.Case, error)
 	Transition(ctx context.Context, no string, in cases.TransitionInput) (model.Case, error)
@@ -98,6 +99,9 @@ func (s *server) addCaseRoutes(api *Router) {
 
 	adm := api.Group("/admin", "admin", "staff", s.requireStaff(model.RoleAdmin), noStore)
 	adm.Handle(http.MethodGet, "/cases/verify", "Check every case's event chain", s.wrap(handleVerifyAllCases(svc)))
+	adm.Handle(http.MethodGet, "/cases/anchor",
+		"The digest of every case's chain head at ?at= (RFC 3339, not in the future; now when left out): compare it with a copy kept outside",
+		s.wrap(handleCasesAnchor(svc)))
 	adm.Handle(http.MethodGet, "/cases/retention", "Dry run: the cases retention would anonymise and what it would clear",
 		s.wrap(handleRetentionPlan(svc)))
 	adm.Handle(http.MethodPost, "/cases/retention", "Anonymise the cases due now (audited)", s.wrap(handleRunRetention(svc)))
@@ -648,6 +652,28 @@ func handleVerifyAllCases(svc Cases) func(c *gin.Context) error {
 		}
 		c.JSON(http.StatusOK, gin.H{"ok": len(ps) == 0, "cases": r.Cases, "events": r.Events, "problems": ps,
 			"elapsed_ms": r.Elapsed.Milliseconds()})
+		return nil
+	}
+}
+
+// handleCasesAnchor: GET /api/admin/cases/anchor?at= → {"at","cases",
+// "digest"}: the same at gives the same digest as long as no event up to
+// it was changed, removed or added afterwards (service/cases/anchor.go).
+func handleCasesAnchor(svc Cases) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		var at time.Time
+		if q := c.Query("at"); q != "" {
+			t, err := time.Parse(time.RFC3339, q)
+			if err != nil {
+				return model.Invalid(map[string]string{"at": "须为 RFC 3339 时间，如 2026-11-29T00:00:00+08:00"})
+			}
+			at = t
+		}
+		a, err := svc.AnchorAt(c.Request.Context(), at)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, gin.H{"at": apiTime(a.At), "cases": a.Cases, "digest": a.Digest})
 		return nil
 	}
 }

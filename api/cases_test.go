@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -236,6 +237,24 @@ func TestCasesFlow(t *testing.T) {
 	if v := wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/verify", "", admin, http.StatusOK, ""); !bytes.Contains(v, []byte(`"ok":true,`)) &&
 		!bytes.Contains(v, []byte(`"ok":true}`)) {
 		t.Errorf("verify all = %s", v)
+	}
+	// The anchor: admins only; now by default; the same moment gives the
+	// same digest; a moment to come is refused.
+	wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/anchor", "", tokA, http.StatusForbidden, "")
+	wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/anchor?at=yesterday", "", admin, http.StatusBadRequest, "invalid")
+	wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/anchor?at=2999-01-01T00:00:00Z", "", admin, http.StatusBadRequest, "invalid")
+	var anchor struct {
+		At     string `json:"at"`
+		Cases  int    `json:"cases"`
+		Digest string `json:"digest"`
+	}
+	if err := json.Unmarshal(wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/anchor", "", admin, http.StatusOK, ""), &anchor); err != nil ||
+		len(anchor.Digest) != 64 || anchor.Cases > 1 { // 0 when the case began within the current second
+		t.Errorf("anchor = %+v, %v", anchor, err)
+	}
+	again := wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/anchor?at="+url.QueryEscape(anchor.At), "", admin, http.StatusOK, "")
+	if !bytes.Contains(again, []byte(`"digest":"`+anchor.Digest+`"`)) {
+		t.Errorf("anchor at %s = %s, want digest %s", anchor.At, again, anchor.Digest)
 	}
 	figs := wantStatus(t, e.accountsEnv, "GET", "/api/admin/cases/figures?from=2025-01-01&to=2030-01-01", "", tokA, http.StatusOK, "")
 	for _, want := range []string{`"key":"cases.received","name":"接待维权","value":1`, `"key":"cases.closure_rate"`, "结案率 = "} {

@@ -360,6 +360,14 @@ func (e CaseEvent) LogValue() slog.Value {
 	return slog.GroupValue(slog.Int64("case_id", e.CaseID), slog.Int("seq", e.Seq), slog.String("kind", string(e.Kind)))
 }
 
+// ChainHead is where a case's event chain stood at some time: the seq and
+// hash of its last event by then.
+type ChainHead struct {
+	CaseID int64
+	Seq    int
+	Hash   string
+}
+
 // ChainProblem is the first place a case's event chain does not verify.
 type ChainProblem struct {
 	CaseID int64

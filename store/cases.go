@@ -695,6 +695,35 @@ func (cs *Cases) CaseIDs(ctx context.Context, afterID int64, limit int) ([]int64
 	return ids, err
 }
 
+// ChainHeadsAt returns where the chains of cases ids stood at at: for
+// each case with an event that occurred at or before at, the seq and hash
+// of the last such event, in case id order. Cases with no event by then
+// are left out.
+func (cs *Cases) ChainHeadsAt(ctx context.Context, ids []int64, at time.Time) ([]model.ChainHead, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []struct {
+		CaseID int64
+		Seq    int
+		Hash   string
+	}
+	err := cs.db.conn(ctx).Model(&caseEventRow{}).Select("case_id", "seq", "hash").
+		Where("case_id IN ? AND occurred_at <= ?", ids, dbTime(at)).Order("case_id, seq").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("chain heads: %w", err)
+	}
+	var heads []model.ChainHead
+	for _, r := range rows {
+		if n := len(heads); n > 0 && heads[n-1].CaseID == r.CaseID {
+			heads[n-1] = model.ChainHead{CaseID: r.CaseID, Seq: r.Seq, Hash: r.Hash}
+			continue
+		}
+		heads = append(heads, model.ChainHead{CaseID: r.CaseID, Seq: r.Seq, Hash: r.Hash})
+	}
+	return heads, nil
+}
+
 // eventColumns are the event columns the figures read (no body).
 var eventColumns = []string{"id", "case_id", "seq", "kind", "actor_kind", "actor_id", "from_status", "to_status",
 	"station_id", "visible", "body_digest", "meta", "occurred_at", "prev_hash", "hash"}

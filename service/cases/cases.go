@@ -45,6 +45,7 @@ type Store interface {
 	ClosedBefore(ctx context.Context, t time.Time, limit int) ([]model.Case, error)
 	ClearEventBodies(ctx context.Context, caseID int64) (int64, error)
 	CaseIDs(ctx context.Context, afterID int64, limit int) ([]int64, error)
+	ChainHeadsAt(ctx context.Context, ids []int64, at time.Time) ([]model.ChainHead, error)
 	ReceivedEvents(ctx context.Context, from, to, until time.Time) ([]model.CaseEvent, error)
 	EventsBetween(ctx context.Context, kinds []model.CaseEventKind, from, to time.Time) ([]model.CaseEvent, error)
 	CategoryChanges(ctx context.Context, from, to time.Time) ([]model.CaseEvent, error)

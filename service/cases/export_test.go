@@ -1,0 +1,4 @@
+package cases
+
+// DailyAnchor is the anchor job's work, for the tests.
+var DailyAnchor = (*Service).dailyAnchor
