@@ -306,10 +306,13 @@ func (f *flakyNotifier) NotifyMany(ctx context.Context, n model.Notice, to []not
 	return c, err
 }
 
-// TestFanoutResumes: a fan-out stopped midway resumes from its cursor (the
-// tick restarts it once it stalls), and nobody is notified twice.
-func TestFanoutResumes(t *testing.T) {
-	e := mustEnv(t, envOptions{batch: 4})
+// stalledPush publishes a lesson to 11 subscribers of a new course, with
+// a service whose fan-out (e's batch: pages of 4) fails after two pages
+// as a crash would: the first page handed to the queue, the second only in
+// the outbox, the last subscribers not reached. Their openids start with
+// oMP_prefix_. The flaky notifier counts the notices created.
+func stalledPush(t *testing.T, e *env, prefix string) (*lessons.Service, model.Lesson, []model.User, *flakyNotifier) {
+	t.Helper()
 	flaky := &flakyNotifier{Notifier: e.notify, ok: 2}
 	d := e.ldeps
 	d.Notifier = flaky
@@ -317,15 +320,23 @@ func TestFanoutResumes(t *testing.T) {
 	c := e.mustCourse(t, "亲子阅读")
 	var users []model.User
 	for i := range 11 {
-		users = append(users, e.mustUser(t, fmt.Sprintf("oMP_resume_%02d", i), "", c.ID, 1))
+		users = append(users, e.mustUser(t, fmt.Sprintf("oMP_%s_%02d", prefix, i), "", c.ID, 1))
 	}
 	l, err := svc.Publish(editor(), e.mustLesson(t, c.ID, "睡前故事怎么讲").ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.Fanout(context.Background(), l.ID); err == nil {
-		t.Fatal("Fanout() = nil, want the failure")
+		t.Fatal("Fanout() = nil, want the failure after two pages")
 	}
+	return svc, l, users, flaky
+}
+
+// TestFanoutResumes: a fan-out stopped midway resumes from its cursor (the
+// tick restarts it once it stalls), and nobody is notified twice.
+func TestFanoutResumes(t *testing.T) {
+	e := mustEnv(t, envOptions{batch: 4})
+	svc, l, users, flaky := stalledPush(t, e, "resume")
 	lp, err := e.ls.LessonPush(context.Background(), l.ID)
 	if err != nil || lp.Cursor == 0 || !lp.FinishedAt.IsZero() {
 		t.Fatalf("LessonPush() after the failure = %+v, %v, want a cursor past the first pages", lp, err)

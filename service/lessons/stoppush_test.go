@@ -3,7 +3,6 @@ package lessons_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -21,23 +20,8 @@ import (
 // nothing more.
 func TestStopPush(t *testing.T) {
 	e := mustEnv(t, envOptions{batch: 4})
-	flaky := &flakyNotifier{Notifier: e.notify, ok: 2}
-	d := e.ldeps
-	d.Notifier = flaky
-	svc := mustLessons(t, d)
+	svc, l, users, _ := stalledPush(t, e, "stop")
 	ctx := context.Background()
-	c := e.mustCourse(t, "亲子沟通")
-	var users []model.User
-	for i := range 11 {
-		users = append(users, e.mustUser(t, fmt.Sprintf("oMP_stop_%02d", i), "", c.ID, 1))
-	}
-	l, err := svc.Publish(editor(), e.mustLesson(t, c.ID, "如何倾听孩子").ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Fanout(ctx, l.ID); err == nil {
-		t.Fatal("Fanout() = nil, want the failure after two pages")
-	}
 	tasks := e.nq.snapshot()
 	if len(tasks) != 4 {
 		t.Fatalf("notices handed over = %d, want the first page of 4", len(tasks))
@@ -48,7 +32,7 @@ func TestStopPush(t *testing.T) {
 		}
 	}
 
-	_, _, err = svc.StopPush(editor(), l.PushID, " ")
+	_, _, err := svc.StopPush(editor(), l.PushID, " ")
 	wantCode(t, "StopPush(no reason)", err, model.ErrInvalid, "")
 	if _, _, err := svc.StopPush(editor(), l.PushID+1000, "措辞有误"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("StopPush(not a lesson's push) = %v, want not found", err)

@@ -125,23 +125,8 @@ func TestWithdrawRules(t *testing.T) {
 // keep what happened; restoring it notifies nobody.
 func TestWithdrawStopsPush(t *testing.T) {
 	e := mustEnv(t, envOptions{batch: 4})
-	flaky := &flakyNotifier{Notifier: e.notify, ok: 2}
-	d := e.ldeps
-	d.Notifier = flaky
-	svc := mustLessons(t, d)
+	svc, l, users, _ := stalledPush(t, e, "withdraw")
 	ctx := context.Background()
-	c := e.mustCourse(t, "亲子阅读")
-	var users []model.User
-	for i := range 11 {
-		users = append(users, e.mustUser(t, fmt.Sprintf("oMP_withdraw_%02d", i), "", c.ID, 1))
-	}
-	l, err := svc.Publish(editor(), e.mustLesson(t, c.ID, "睡前故事怎么讲").ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Fanout(ctx, l.ID); err == nil {
-		t.Fatal("Fanout() = nil, want the failure after two pages")
-	}
 	tasks := e.nq.snapshot() // the first page, handed to the queue
 	if len(tasks) != 4 {
 		t.Fatalf("notices handed over = %d, want the first page of 4", len(tasks))
@@ -199,7 +184,7 @@ func TestWithdrawStopsPush(t *testing.T) {
 	}
 	_, err = svc.SaveProgress(ctx, reader.ID, l.ID, lessons.ProgressInput{PositionS: 10})
 	wantCode(t, "SaveProgress(withdrawn)", err, model.ErrConflict, "lesson_withdrawn")
-	if _, err := svc.CourseFor(ctx, reader.ID, c.ID); !errors.Is(err, model.ErrNotFound) {
+	if _, err := svc.CourseFor(ctx, reader.ID, l.CourseID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("CourseFor(no published lesson left) = %v, want 404", err)
 	}
 	if items, _, err := svc.VisibleCourses(ctx, reader.ID, "", model.Page{}); err != nil || len(items) != 0 {
@@ -207,7 +192,7 @@ func TestWithdrawStopsPush(t *testing.T) {
 	}
 
 	// Staff: the lesson with what happened.
-	r, err := svc.CourseReport(editor(), c.ID)
+	r, err := svc.CourseReport(editor(), l.CourseID)
 	if err != nil || len(r.Lessons) != 1 {
 		t.Fatalf("CourseReport() = %+v, %v", r, err)
 	}
