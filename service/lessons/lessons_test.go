@@ -332,6 +332,41 @@ func stalledPush(t *testing.T, e *env, prefix string) (*lessons.Service, model.L
 	return svc, l, users, flaky
 }
 
+// wantPushStopped checks the push of stalledPush after it was stopped
+// (why names how): a later fan-out run and the tick's stall check find
+// it done, the 2 notices sent before stay the only messages, the rest of
+// the first two pages are skipped and the last subscribers got none.
+func wantPushStopped(t *testing.T, e *env, svc *lessons.Service, l model.Lesson, users []model.User, why string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := svc.Fanout(ctx, l.ID); err != nil {
+		t.Errorf("Fanout() after the %s = %v, want nil", why, err)
+	}
+	e.clock.Add(5 * time.Minute)
+	if _, err := svc.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.fq.snapshot(); len(got) != 1 {
+		t.Errorf("fan-outs enqueued = %v, want only the first (no restart)", got)
+	}
+	e.deliverAll(t)
+	if n := len(e.sim.Sent(wxsim.KindSubscribe)); n != 2 {
+		t.Errorf("messages sent = %d, want the 2 sent before the %s", n, why)
+	}
+	for i, u := range users {
+		want := model.DeliverySkipped
+		switch {
+		case i < 2:
+			want = model.DeliverySent
+		case i >= 8:
+			want = "" // never reached: no notice at all
+		}
+		if got := e.status(t, l.ID, u.ID); got != want {
+			t.Errorf("delivery to subscriber %d = %q, want %q", i, got, want)
+		}
+	}
+}
+
 // TestFanoutResumes: a fan-out stopped midway resumes from its cursor (the
 // tick restarts it once it stalls), and nobody is notified twice.
 func TestFanoutResumes(t *testing.T) {

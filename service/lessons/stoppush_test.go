@@ -6,10 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"wanjia/model"
-	"wanjia/wechat/wxsim"
 )
 
 // TestStopPush: an editor stops a lesson's push half way — some notices
@@ -44,33 +42,7 @@ func TestStopPush(t *testing.T) {
 	if _, again, err := svc.StopPush(editor(), l.PushID, "措辞有误"); err != nil || again != 0 {
 		t.Errorf("StopPush() again = %d, %v; want nothing more skipped", again, err)
 	}
-	// A later run of the fan-out and the tick's stall check find it done.
-	if err := svc.Fanout(ctx, l.ID); err != nil {
-		t.Errorf("Fanout() after the stop = %v, want nil", err)
-	}
-	e.clock.Add(5 * time.Minute)
-	if _, err := svc.Tick(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.fq.snapshot(); len(got) != 1 {
-		t.Errorf("fan-outs enqueued = %v, want only the first (no restart)", got)
-	}
-	e.deliverAll(t)
-	if n := len(e.sim.Sent(wxsim.KindSubscribe)); n != 2 {
-		t.Errorf("messages sent = %d, want the 2 sent before the stop", n)
-	}
-	for i, u := range users {
-		want := model.DeliverySkipped
-		switch {
-		case i < 2:
-			want = model.DeliverySent
-		case i >= 8:
-			want = ""
-		}
-		if got := e.status(t, l.ID, u.ID); got != want {
-			t.Errorf("delivery to subscriber %d = %q, want %q", i, got, want)
-		}
-	}
+	wantPushStopped(t, e, svc, l, users, "stop")
 	// The lesson itself is untouched.
 	if got, err := svc.LessonFor(ctx, users[9].ID, l.ID); err != nil || got.Lesson.Status != model.LessonPublished {
 		t.Errorf("LessonFor() after the stop = %+v, %v; want it published", got, err)

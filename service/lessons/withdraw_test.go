@@ -148,35 +148,7 @@ func TestWithdrawStopsPush(t *testing.T) {
 	if err != nil || w.Status != model.LessonWithdrawn {
 		t.Fatalf("Withdraw() = %+v, %v", w, err)
 	}
-	// The stopped fan-out resumes (a task run later) and a stall restart
-	// would come: both find it finished.
-	if err := svc.Fanout(ctx, l.ID); err != nil {
-		t.Errorf("Fanout() after the withdrawal = %v, want nil", err)
-	}
-	e.clock.Add(5 * time.Minute)
-	if _, err := svc.Tick(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.fq.snapshot(); len(got) != 1 {
-		t.Errorf("fan-outs enqueued = %v, want only the first (no restart)", got)
-	}
-	e.deliverAll(t)
-	if n := len(e.sim.Sent(wxsim.KindSubscribe)); n != 2 {
-		t.Errorf("messages sent = %d, want the 2 sent before the withdrawal", n)
-	}
-	for i, u := range users {
-		got := e.status(t, l.ID, u.ID)
-		want := model.DeliverySkipped
-		switch {
-		case i < 2:
-			want = model.DeliverySent
-		case i >= 8:
-			want = "" // never reached: no notice at all
-		}
-		if got != want {
-			t.Errorf("delivery to subscriber %d = %q, want %q", i, got, want)
-		}
-	}
+	wantPushStopped(t, e, svc, l, users, "withdrawal")
 
 	// Users: not found; progress refused with a reason.
 	if _, err := svc.LessonFor(ctx, reader.ID, l.ID); !errors.Is(err, model.ErrNotFound) {
